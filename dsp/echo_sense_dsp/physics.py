@@ -65,7 +65,9 @@ def air_absorption_db_per_m(
     return alpha
 
 
-def doppler_shift_hz(radial_velocity_m_s: ArrayLike, carrier_hz: float, c_m_s: float = SPEED_OF_SOUND_M_S) -> NDArray[np.float64]:
+def doppler_shift_hz(
+    radial_velocity_m_s: ArrayLike, carrier_hz: float, c_m_s: float = SPEED_OF_SOUND_M_S
+) -> NDArray[np.float64]:
     """Doppler shift of an echo off a reflector moving at ``radial_velocity_m_s``.
 
     Monostatic (speaker and microphone together) first-order approximation

@@ -41,7 +41,7 @@ class Audio:
 
     @property
     def duration_s(self) -> float:
-        return self.samples.shape[0] / self.sample_rate
+        return float(self.samples.shape[0] / self.sample_rate)
 
 
 def read_wav(path: str | os.PathLike[str], *, sample_rate: int | None = None, channels: int | None = None) -> Audio:
@@ -65,7 +65,8 @@ def read_wav(path: str | os.PathLike[str], *, sample_rate: int | None = None, ch
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", wavfile.WavFileWarning)
             rate, data = wavfile.read(p)
-    except (ValueError, EOFError, OSError) as err:
+    # scipy raises UnboundLocalError or IndexError on some truncated headers, not only ValueError.
+    except (ValueError, EOFError, OSError, UnboundLocalError, IndexError) as err:
         raise AudioFormatError(f"{p}: not a readable WAV file ({err})") from err
     data = np.asarray(data)
     if data.ndim == 1:
@@ -89,7 +90,9 @@ def read_wav(path: str | os.PathLike[str], *, sample_rate: int | None = None, ch
     return Audio(np.ascontiguousarray(samples), int(rate))
 
 
-def write_wav(path: str | os.PathLike[str], samples: NDArray[np.floating], sample_rate: int, *, pcm16: bool = False) -> None:
+def write_wav(
+    path: str | os.PathLike[str], samples: NDArray[np.floating], sample_rate: int, *, pcm16: bool = False
+) -> None:
     """Write ``(frames, channels)`` (or 1-D mono) samples atomically.
 
     Float32 by default (lossless for the library's own signals); ``pcm16=True`` writes
@@ -104,18 +107,16 @@ def write_wav(path: str | os.PathLike[str], samples: NDArray[np.floating], sampl
         raise AudioFormatError(f"samples must be (frames, channels), got shape {data.shape}")
     if not np.all(np.isfinite(data)):
         raise AudioFormatError("refusing to write NaN or infinite samples")
-    out: NDArray[np.generic]
-    if pcm16:
-        out = np.clip(np.round(data * 32768.0), -32768, 32767).astype(np.int16)
-    else:
-        out = data.astype(np.float32)
+    out: NDArray[np.int16] | NDArray[np.float32] = (
+        np.clip(np.round(data * 32768.0), -32768, 32767).astype(np.int16) if pcm16 else data.astype(np.float32)
+    )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             wavfile.write(handle, int(sample_rate), out)
-        os.replace(tmp, target)
+        Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

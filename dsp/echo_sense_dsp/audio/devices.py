@@ -121,7 +121,9 @@ class SoundDeviceBackend:
             if input_channels:
                 sd.check_input_settings(device=index, channels=input_channels, dtype="float32", samplerate=sample_rate)
             if output_channels:
-                sd.check_output_settings(device=index, channels=output_channels, dtype="float32", samplerate=sample_rate)
+                sd.check_output_settings(
+                    device=index, channels=output_channels, dtype="float32", samplerate=sample_rate
+                )
         except sd.PortAudioError as err:
             raise _convert_portaudio_error(err) from err
 

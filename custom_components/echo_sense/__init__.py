@@ -1,0 +1,26 @@
+"""echo_sense: ultrasonic presence, a noise-suppressed microphone, spatial audio and a
+context-aware intent rewriter on a hub's own speaker and microphones."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+
+from .hub import EchoSenseConfigEntry, EchoSenseHub
+
+PLATFORMS: list[Platform] = []
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) -> bool:
+    """Set up one echo_sense device from a config entry."""
+    hub = EchoSenseHub(hass, entry)
+    await hub.async_setup()
+    entry.runtime_data = hub
+    entry.async_on_unload(hub.async_shutdown)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) -> bool:
+    """Unload a config entry: platforms first, then the hub (via async_on_unload)."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

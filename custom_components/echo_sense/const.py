@@ -1,0 +1,14 @@
+"""Constants for the echo_sense integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "echo_sense"
+MANUFACTURER: Final = "echo_sense"
+
+CONF_DEVICE_ID: Final = "device_id"
+CONF_DEVICE_NAME: Final = "device_name"
+CONF_SAMPLE_RATE: Final = "sample_rate"
+CONF_INPUT_CHANNELS: Final = "input_channels"
+CONF_OUTPUT_CHANNELS: Final = "output_channels"

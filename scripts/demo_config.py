@@ -1,0 +1,81 @@
+"""Write a Home Assistant configuration for the demo: echo_sense on the simulated hub.
+
+Usage: .venv/bin/python scripts/demo_config.py CONFIG_DIR
+
+It creates configuration.yaml and, through Home Assistant's own ConfigEntry class, a
+config entry for the simulated room, so ``hass -c CONFIG_DIR`` starts with echo_sense
+already set up. An existing configuration is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, probe_device
+from echo_sense_dsp.audio.devices import SIMULATED_DEVICE
+
+from homeassistant.config_entries import STORAGE_KEY, STORAGE_VERSION, STORAGE_VERSION_MINOR, ConfigEntry
+from homeassistant.helpers.json import json_bytes_sorted
+
+CONFIGURATION_YAML = """\
+homeassistant:
+  name: echo_sense demo
+  unit_system: metric
+  time_zone: UTC
+  country: GB
+  latitude: 51.5
+  longitude: -0.1
+
+frontend:
+config:
+history:
+logbook:
+logger:
+  default: warning
+  logs:
+    custom_components.echo_sense: info
+    echo_sense_dsp: info
+"""
+
+
+def write_demo_config(config_dir: Path) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    yaml_path = config_dir / "configuration.yaml"
+    if not yaml_path.exists():
+        yaml_path.write_text(CONFIGURATION_YAML)
+    storage = config_dir / ".storage" / STORAGE_KEY
+    if storage.exists():
+        return
+    probe = probe_device(SIMULATED_DEVICE_ID)
+    entry = ConfigEntry(
+        domain="echo_sense",
+        title=SIMULATED_DEVICE.name,
+        data={
+            "device_id": probe.device_id,
+            "device_name": SIMULATED_DEVICE.name,
+            "sample_rate": probe.sample_rate,
+            "input_channels": probe.input_channels,
+            "output_channels": probe.output_channels,
+        },
+        options={},
+        source="user",
+        unique_id=SIMULATED_DEVICE_ID,
+        version=1,
+        minor_version=1,
+        discovery_keys={},  # type: ignore[arg-type]
+        subentries_data=None,
+    )
+    document = {
+        "version": STORAGE_VERSION,
+        "minor_version": STORAGE_VERSION_MINOR,
+        "key": STORAGE_KEY,
+        "data": {"entries": [json.loads(json_bytes_sorted(entry.as_dict()))]},
+    }
+    storage.parent.mkdir(parents=True, exist_ok=True)
+    storage.write_text(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    write_demo_config(Path(sys.argv[1]))

@@ -1,0 +1,1 @@
+"""Tests for the echo_sense Home Assistant integration."""

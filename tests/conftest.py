@@ -1,0 +1,84 @@
+"""Fixtures for the Home Assistant tests (pytest-homeassistant-custom-component)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any, ClassVar
+
+import pytest
+from homeassistant.core import HomeAssistant
+
+from echo_sense_dsp.audio import devices
+from echo_sense_dsp.errors import DeviceBusyError, DeviceError
+
+PULSE_AVAILABLE = os.environ.get("ECHO_SENSE_PULSE") == "1"
+needs_pulse = pytest.mark.skipif(
+    not PULSE_AVAILABLE, reason="needs the PulseAudio null sink that scripts/test.sh starts (ECHO_SENSE_PULSE=1)"
+)
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/echo_sense in every test."""
+
+
+@pytest.fixture
+async def ha_core(hass: HomeAssistant) -> HomeAssistant:
+    """Home Assistant with its core integration set up (needed before conversation/assist)."""
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    return hass
+
+
+class ScriptedPortAudio:
+    """PortAudio as sound cards that no CI machine has would answer it.
+
+    It stands in for hardware only: a 48 kHz-only USB card, a card held by another
+    program, an output-only card. The real PortAudio (a PulseAudio null sink) is used
+    by the tests marked ``needs_pulse``.
+    """
+
+    CARDS: ClassVar[dict[str, dict[str, Any]]] = {
+        "USB 48k Card": {"inputs": 2, "outputs": 2, "rates": {16000, 44100, 48000}, "busy": False},
+        "Busy Card": {"inputs": 4, "outputs": 2, "rates": {48000, 96000}, "busy": True},
+        "Speaker Only": {"inputs": 0, "outputs": 2, "rates": {48000, 96000}, "busy": False},
+        "Hub Array 96k": {"inputs": 4, "outputs": 2, "rates": {48000, 96000}, "busy": False},
+    }
+    removed: ClassVar[set[str]] = set()
+
+    def query(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "index": index,
+                "hostapi": 0,
+                "hostapi_name": "ALSA",
+                "max_input_channels": card["inputs"],
+                "max_output_channels": card["outputs"],
+                "default_samplerate": 48000.0,
+            }
+            for index, (name, card) in enumerate(self.CARDS.items())
+            if name not in self.removed
+        ]
+
+    def _card(self, index: int) -> dict[str, Any]:
+        return list(self.CARDS.values())[index]
+
+    def check(self, index: int, input_channels: int, output_channels: int, sample_rate: int) -> None:
+        if sample_rate not in self._card(index)["rates"]:
+            raise DeviceError("Invalid sample rate [PaErrorCode -9997]")
+
+    def open_duplex(self, index: int, input_channels: int, output_channels: int, sample_rate: int) -> None:
+        if self._card(index)["busy"]:
+            raise DeviceBusyError("the device is busy (another program may be using it): Device unavailable")
+
+
+@pytest.fixture
+def scripted_portaudio(monkeypatch: pytest.MonkeyPatch) -> Generator[type[ScriptedPortAudio]]:
+    """Route the library's PortAudio calls to :class:`ScriptedPortAudio`."""
+    ScriptedPortAudio.removed = set()
+    monkeypatch.setattr(devices, "SoundDeviceBackend", ScriptedPortAudio)
+    yield ScriptedPortAudio
+    ScriptedPortAudio.removed = set()

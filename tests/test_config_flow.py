@@ -1,0 +1,126 @@
+"""The config flow: device choice, probing, the 48 kHz notice, errors and duplicates."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.echo_sense.const import (
+    CONF_DEVICE_ID,
+    CONF_INPUT_CHANNELS,
+    CONF_OUTPUT_CHANNELS,
+    CONF_SAMPLE_RATE,
+    DOMAIN,
+)
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+
+from .conftest import ScriptedPortAudio, needs_pulse
+
+
+def _options(result: dict) -> list[dict[str, str]]:
+    selector = result["data_schema"].schema[CONF_DEVICE_ID]
+    return list(selector.config["options"])
+
+
+async def test_form_lists_duplex_devices_first_and_the_simulated_room(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert not result["errors"]
+    options = _options(result)
+    values = [o["value"] for o in options]
+    assert values[-1] == SIMULATED_DEVICE_ID
+    assert values.index("ALSA:Speaker Only") > values.index("ALSA:Hub Array 96k")
+    labels = {o["value"]: o["label"] for o in options}
+    assert labels["ALSA:Hub Array 96k"] == "Hub Array 96k (4 in / 2 out, 48k/96k)"
+    assert labels["ALSA:USB 48k Card"] == "USB 48k Card (2 in / 2 out, 16k/44.1k/48k)"
+
+
+async def test_simulated_room_creates_an_ultrasonic_entry(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: SIMULATED_DEVICE_ID})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Simulated room (demo)"
+    assert result["data"][CONF_SAMPLE_RATE] == 96000
+    assert result["data"][CONF_INPUT_CHANNELS] == 4
+    assert result["result"].unique_id == SIMULATED_DEVICE_ID
+
+
+async def test_96k_device_is_created_without_notice(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Hub Array 96k"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {
+        CONF_DEVICE_ID: "ALSA:Hub Array 96k",
+        "device_name": "Hub Array 96k",
+        CONF_SAMPLE_RATE: 96000,
+        CONF_INPUT_CHANNELS: 4,
+        CONF_OUTPUT_CHANNELS: 2,
+    }
+
+
+async def test_48k_only_device_shows_the_near_ultrasound_notice(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:USB 48k Card"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "near_ultrasound"
+    assert result["description_placeholders"] == {"device": "USB 48k Card"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_SAMPLE_RATE] == 48000
+
+
+async def test_device_without_inputs_is_a_form_error_with_the_reason(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Speaker Only"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_open"}
+    assert "no microphone inputs" in result["description_placeholders"]["reason"]
+
+
+async def test_busy_device_is_a_form_error(hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Busy Card"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "device_busy"}
+
+
+async def test_device_that_vanished_after_listing_is_a_form_error(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    scripted_portaudio.removed.add("Hub Array 96k")
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Hub Array 96k"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "device_not_found"}
+    assert "ALSA:Hub Array 96k" not in [o["value"] for o in _options(result)]
+
+
+async def test_same_device_twice_aborts(hass: HomeAssistant) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, data={}).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: SIMULATED_DEVICE_ID})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@needs_pulse
+async def test_real_portaudio_device_is_listed_and_probed_at_96k(hass: HomeAssistant) -> None:
+    """The PulseAudio null sink (96 kHz) through ALSA's pulse plugin, a real duplex stream."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    values = [o["value"] for o in _options(result)]
+    pulse = next(v for v in values if v.endswith(":pulse"))
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: pulse})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_SAMPLE_RATE] == 96000
+    assert result["data"][CONF_INPUT_CHANNELS] >= 1
