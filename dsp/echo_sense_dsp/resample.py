@@ -147,7 +147,7 @@ class StreamingResampler:
         total = self._history + frames
         self._buf[:, self._history : total] = block.T
         up, down, pos = self.up, self.down, self._pos
-        count = max(0, -(-(total * up - pos) // down))
+        count = int(max(0, -(-(total * up - pos) // down)))
         windows = np.lib.stride_tricks.sliding_window_view(self._buf[:, :total], self.phase_taps, axis=1)
         for j0 in range(min(up, count)):
             phase_pos = pos + j0 * down
