@@ -13,11 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, probe_device
-from echo_sense_dsp.audio.devices import SIMULATED_DEVICE
-
 from homeassistant.config_entries import STORAGE_KEY, STORAGE_VERSION, STORAGE_VERSION_MINOR, ConfigEntry
 from homeassistant.helpers.json import json_bytes_sorted
+
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, probe_device
+from echo_sense_dsp.audio.devices import SIMULATED_DEVICE
 
 CONFIGURATION_YAML = """\
 homeassistant:
