@@ -79,6 +79,6 @@ class ScriptedPortAudio:
 def scripted_portaudio(monkeypatch: pytest.MonkeyPatch) -> Generator[type[ScriptedPortAudio]]:
     """Route the library's PortAudio calls to :class:`ScriptedPortAudio`."""
     ScriptedPortAudio.removed = set()
-    monkeypatch.setattr(devices, "SoundDeviceBackend", ScriptedPortAudio)
+    monkeypatch.setattr(devices, "SoundDeviceQuery", ScriptedPortAudio)
     yield ScriptedPortAudio
     ScriptedPortAudio.removed = set()

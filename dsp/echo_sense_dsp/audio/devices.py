@@ -4,7 +4,7 @@ A device is named by a stable id (``"<host api>:<device name>"``), never by its
 PortAudio index, which changes when USB devices come and go. ``SIMULATED_DEVICE_ID``
 names the simulated room that stands in for hardware in the demo and the tests.
 
-PortAudio is reached through :class:`SoundDeviceBackend` (python-sounddevice); tests
+PortAudio is reached through :class:`SoundDeviceQuery` (python-sounddevice); tests
 of capabilities no CI machine has (a 48 kHz-only card, a busy card) give
 :func:`list_devices` and :func:`probe_device` another object with the same methods.
 """
@@ -83,7 +83,7 @@ SIMULATED_DEVICE = DeviceInfo(
 )
 
 
-class PortAudioBackend(Protocol):
+class PortAudioQuery(Protocol):
     """The part of PortAudio that device discovery needs."""
 
     def query(self) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ class PortAudioBackend(Protocol):
         """Open, start, stop and close a duplex stream; raise ``DeviceError`` on failure."""
 
 
-class SoundDeviceBackend:
+class SoundDeviceQuery:
     """PortAudio through python-sounddevice (imported lazily: it needs libportaudio2)."""
 
     def _sd(self) -> Any:
@@ -164,7 +164,7 @@ def _device_id(raw: dict[str, Any]) -> str:
     return f"{raw['hostapi_name']}:{raw['name']}"
 
 
-def _supported_rates(backend: PortAudioBackend, raw: dict[str, Any]) -> tuple[int, ...]:
+def _supported_rates(backend: PortAudioQuery, raw: dict[str, Any]) -> tuple[int, ...]:
     rates = []
     for rate in CANDIDATE_SAMPLE_RATES:
         try:
@@ -175,13 +175,13 @@ def _supported_rates(backend: PortAudioBackend, raw: dict[str, Any]) -> tuple[in
     return tuple(rates)
 
 
-def list_devices(backend: PortAudioBackend | None = None) -> list[DeviceInfo]:
+def list_devices(backend: PortAudioQuery | None = None) -> list[DeviceInfo]:
     """Real sound devices, full-duplex ones first, then by name.
 
     Devices with neither inputs nor outputs are skipped. Raises ``DeviceError`` when
     PortAudio itself is unusable.
     """
-    backend = backend or SoundDeviceBackend()
+    backend = backend or SoundDeviceQuery()
     infos = []
     for raw in backend.query():
         if raw["max_input_channels"] <= 0 and raw["max_output_channels"] <= 0:
@@ -199,19 +199,19 @@ def list_devices(backend: PortAudioBackend | None = None) -> list[DeviceInfo]:
     return infos
 
 
-def find_device_index(device_id: str, backend: PortAudioBackend | None = None) -> tuple[int, dict[str, Any]]:
+def find_device_index(device_id: str, backend: PortAudioQuery | None = None) -> tuple[int, dict[str, Any]]:
     """PortAudio index and raw description of the device with ``device_id`` now.
 
     Raises ``DeviceNotFoundError`` when no such device is present (unplugged, renamed).
     """
-    backend = backend or SoundDeviceBackend()
+    backend = backend or SoundDeviceQuery()
     for raw in backend.query():
         if _device_id(raw) == device_id:
             return int(raw["index"]), raw
     raise DeviceNotFoundError(f"no sound device '{device_id}' is present")
 
 
-def probe_device(device_id: str, backend: PortAudioBackend | None = None) -> ProbeResult:
+def probe_device(device_id: str, backend: PortAudioQuery | None = None) -> ProbeResult:
     """Find the best full-duplex configuration the device really opens.
 
     Tries 96 kHz, then 48 kHz, with all input channels and up to all output channels.
@@ -224,7 +224,7 @@ def probe_device(device_id: str, backend: PortAudioBackend | None = None) -> Pro
     """
     if device_id == SIMULATED_DEVICE_ID:
         return ProbeResult(SIMULATED_DEVICE_ID, ULTRASONIC_SAMPLE_RATE, SIMULATED_MIC_COUNT, SIMULATED_DRIVER_COUNT)
-    backend = backend or SoundDeviceBackend()
+    backend = backend or SoundDeviceQuery()
     index, raw = find_device_index(device_id, backend)
     inputs, outputs = int(raw["max_input_channels"]), int(raw["max_output_channels"])
     if inputs <= 0 or outputs <= 0:
@@ -251,9 +251,9 @@ __all__ = [
     "SIMULATED_DEVICE_ID",
     "ULTRASONIC_SAMPLE_RATE",
     "DeviceInfo",
-    "PortAudioBackend",
+    "PortAudioQuery",
     "ProbeResult",
-    "SoundDeviceBackend",
+    "SoundDeviceQuery",
     "find_device_index",
     "list_devices",
     "probe_device",
