@@ -1,0 +1,394 @@
+"""Filter design: band split, delay alignment, virtualiser, crosstalk canceller, centre beam.
+
+Everything is designed once per (layout, mode, sample rate) on a frequency grid, turned
+into FIR filters (``FILTER_TAPS`` taps, a common modelling delay) and cached. The renderer
+only convolves.
+
+Signal flow of the ``"spatial"`` mode (inputs after the upmix: L', R', C)::
+
+    L', R' --> virtualiser B (2x2: all-pass ipsi, delayed low-pass contra, +/-30 deg)
+           --> crosstalk canceller H (n_drivers x 2, regularised multi-driver inverse)
+    C      --> centre beamformer w (n_drivers, main lobe +/-45 deg, nulls at +/-90 deg)
+
+and of the ``"stereo"`` mode (inputs L, R): each driver plays the channel on its side (the
+mean of both when it sits within 1 cm of the centre line), band-limited and delay-aligned.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import signal
+
+from ..physics import SPEED_OF_SOUND_M_S
+from .acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions, point_transfer
+from .head import HeadPose, head_shadow_response, woodworth_itd_s
+from .layout import DeviceLayout
+
+FILTER_TAPS = 2048  # 42.7 ms at 48 kHz: covers the regularised inverse's tails and the band-split IIR tails
+DESIGN_FFT_SIZE = 2 * FILTER_TAPS
+MODELLING_DELAY_S = 0.0025  # acausal part allowed to the inverse filters (120 samples at 48 kHz)
+VIRTUAL_SPEAKER_AZIMUTH_RAD = np.deg2rad(30.0)
+CTC_MAX_GAIN_DB = 25.0  # the target cancellation-gain curve's plateau (effort vs. plain drive)
+CTC_GAIN_CORNERS_HZ = (80.0, 250.0, 6000.0, 14000.0)  # 0 dB below the first and above the last corner
+BEAM_MAX_GAIN_DB = 15.0
+BEAM_NULL_AZIMUTH_RAD = np.deg2rad(90.0)
+BEAM_LOBE_AZIMUTH_RAD = np.deg2rad(45.0)
+_CENTRE_LINE_M = 0.01
+_MIN_HIGHPASS_HZ = 40.0  # below this a driver's own roll-off is the high-pass
+_SMOOTH_OCTAVES = 1.0 / 3.0
+_MIN_DIAGONAL = 0.3  # floor of |ipsilateral response| when normalising the canceller
+
+MODES = ("spatial", "stereo")
+
+
+@dataclass(frozen=True)
+class RenderFilters:
+    """FIR filters that map the renderer's inputs to the drivers.
+
+    Attributes
+    ----------
+    impulse_responses : ndarray, shape (taps, n_inputs, n_drivers), float32
+    input_names : tuple of str
+        ``("left", "right")`` in stereo mode, ``("left", "right", "centre")`` in spatial mode.
+    delay_samples : int
+        Latency of the filters themselves (modelling delay), samples.
+    sample_rate : int, Hz
+    """
+
+    impulse_responses: NDArray[np.float32]
+    input_names: tuple[str, ...]
+    delay_samples: int
+    sample_rate: int
+
+
+def band_split_responses(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int
+) -> NDArray[np.complex128]:
+    """Causal Linkwitz-Riley (4th order) band-pass response of every driver's ``band_hz``.
+
+    Returns
+    -------
+    ndarray, shape (F, n_drivers), complex128
+    """
+    out = np.ones((frequency_hz.size, layout.n_drivers), dtype=np.complex128)
+    nyquist = sample_rate / 2
+    for n, driver in enumerate(layout.drivers):
+        low, high = driver.band_hz
+        if low >= _MIN_HIGHPASS_HZ:
+            sos = signal.butter(2, low, "highpass", fs=sample_rate, output="sos")
+            out[:, n] *= signal.sosfreqz(sos, worN=frequency_hz, fs=sample_rate)[1] ** 2
+        if high < 0.45 * sample_rate and high < nyquist:
+            sos = signal.butter(2, high, "lowpass", fs=sample_rate, output="sos")
+            out[:, n] *= signal.sosfreqz(sos, worN=frequency_hz, fs=sample_rate)[1] ** 2
+    return out
+
+
+def alignment_delays_s(layout: DeviceLayout) -> NDArray[np.float64]:
+    """Delay per driver that makes all drivers arrive together at the listener, shape (n_drivers,), s."""
+    dist = np.linalg.norm(layout.positions_m() - np.asarray(layout.listener.position_m)[None, :], axis=1)
+    return np.asarray((dist.max() - dist) / SPEED_OF_SOUND_M_S)
+
+
+def stereo_assignment(layout: DeviceLayout) -> NDArray[np.float64]:
+    """Plain-stereo gains from (L, R) to the drivers by side, shape (2, n_drivers), float64."""
+    y = layout.positions_m()[:, 1]
+    gains = np.zeros((2, layout.n_drivers))
+    gains[0, y > _CENTRE_LINE_M] = 1.0
+    gains[1, y < -_CENTRE_LINE_M] = 1.0
+    centre = np.abs(y) <= _CENTRE_LINE_M
+    gains[:, centre] = 0.5
+    return gains
+
+
+def _reference(layout: DeviceLayout, frequency_hz: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """Free field of a unit point source at the device centre, observed at the head centre, shape (F,)."""
+    r0 = float(np.linalg.norm(layout.listener.position_m))
+    return np.asarray(np.exp(-2j * np.pi * frequency_hz * r0 / SPEED_OF_SOUND_M_S) / r0)
+
+
+def _smooth_log_frequency(
+    values: NDArray[np.float64], frequency_hz: NDArray[np.float64], octaves: float
+) -> NDArray[np.float64]:
+    """Moving average of ``values`` (F, ...) over a window ``octaves`` wide on a log-frequency axis."""
+    log_f = np.log2(np.maximum(frequency_hz, frequency_hz[1] if frequency_hz.size > 1 else 1.0))
+    cumulative = np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+    lo = np.searchsorted(log_f, log_f - octaves / 2, side="left")
+    hi = np.searchsorted(log_f, log_f + octaves / 2, side="right")
+    counts = (hi - lo).reshape((-1,) + (1,) * (values.ndim - 1))
+    return np.asarray((cumulative[hi] - cumulative[lo]) / counts)
+
+
+def gain_curve_db(
+    frequency_hz: NDArray[np.float64], plateau_db: float, corners_hz: tuple[float, ...]
+) -> NDArray[np.float64]:
+    """Target cancellation-gain (effort) curve: 0 dB outside the corners, ``plateau_db`` between, log-interpolated."""
+    f = np.maximum(frequency_hz, 1.0)
+    return np.asarray(np.interp(np.log(f), np.log(np.asarray(corners_hz)), [0.0, plateau_db, plateau_db, 0.0]))
+
+
+def regularised_inverse(
+    plants: NDArray[np.complex128],
+    targets: NDArray[np.complex128],
+    weights: NDArray[np.float64],
+    effort_penalty: NDArray[np.float64],
+    max_gain_db: NDArray[np.float64],
+    iterations: int = 28,
+) -> NDArray[np.complex128]:
+    """Multi-point Tikhonov inverse whose regularisation follows a target gain curve.
+
+    Solves min_H sum_p w_p ||C_p H - D_p||^2 + beta(f) ||R^(1/2) H||^2 per frequency, with beta(f)
+    the smallest value (found by bisection on a log scale) for which the largest singular
+    value of H stays below ``max_gain_db`` (Kirkeby et al., 1998, with a frequency-dependent
+    regularisation).
+
+    Parameters
+    ----------
+    plants : ndarray, shape (P, F, M, N), complex128
+        P points (head positions or directions), M controlled outputs, N drivers.
+    targets : ndarray, shape (P, F, M, K), complex128
+    weights : ndarray, shape (P,), float64
+    effort_penalty : ndarray, shape (F, N), float64
+        Diagonal of R (large where a driver must not play).
+    max_gain_db : ndarray, shape (F,), dB
+
+    Returns
+    -------
+    ndarray, shape (F, N, K), complex128
+    """
+    w = weights / weights.sum()
+    ch = np.conj(np.swapaxes(plants, -1, -2))  # (P, F, N, M)
+    normal = np.einsum("p,pfnm,pfmk->fnk", w, ch, plants)
+    rhs = np.einsum("p,pfnm,pfmk->fnk", w, ch, targets)
+    scale = np.maximum(np.trace(normal, axis1=1, axis2=2).real / normal.shape[-1], 1e-12)
+    penalty = np.einsum("fn,nk->fnk", effort_penalty, np.eye(normal.shape[-1]))
+    max_gain = 10.0 ** (max_gain_db / 20.0)
+    lo = np.full(scale.shape, -9.0)
+    hi = np.full(scale.shape, 4.0)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        h = np.linalg.solve(normal + (10.0**mid * scale)[:, None, None] * penalty, rhs)
+        ok = np.linalg.norm(h, ord=2, axis=(1, 2)) <= max_gain
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    return np.asarray(np.linalg.solve(normal + (10.0**hi * scale)[:, None, None] * penalty, rhs))
+
+
+def virtualiser_matrix(frequency_hz: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """Binaural target of two virtual speakers at +/-30 degrees, shape (F, 2, 2) (ears x inputs).
+
+    Ipsilateral: a first-order all-pass (unit magnitude) with Brown & Duda's head corner
+    w0 = c/a, which adds the low-frequency lag of the far ear relative to the near one
+    (Kuhn's 3a/c versus 2a/c ITD). Contralateral: Woodworth's ITD of 30 degrees and Brown &
+    Duda's shadow low-pass at 120 degrees incidence. Both are scaled so that
+    |ipsi|^2 + |contra|^2 = 2 at every frequency, the ear power of plain stereo on a compact
+    device, which keeps the tonal balance of uncorrelated content.
+    """
+    from .head import HEAD_RADIUS_M
+
+    w_norm = 2 * np.pi * frequency_hz * HEAD_RADIUS_M / (2.0 * SPEED_OF_SOUND_M_S)
+    ipsi = (1 - 1j * w_norm) / (1 + 1j * w_norm) * np.exp(1j * 0.0)
+    itd_s = float(woodworth_itd_s(VIRTUAL_SPEAKER_AZIMUTH_RAD))
+    contra = head_shadow_response(frequency_hz, np.array(np.pi / 2 + VIRTUAL_SPEAKER_AZIMUTH_RAD))
+    contra = contra * np.exp(-2j * np.pi * frequency_hz * itd_s) * ipsi
+    norm = np.sqrt(2.0 / (np.abs(ipsi) ** 2 + np.abs(contra) ** 2))
+    out = np.empty((frequency_hz.size, 2, 2), dtype=np.complex128)
+    out[:, 0, 0] = out[:, 1, 1] = ipsi * norm
+    out[:, 0, 1] = out[:, 1, 0] = contra * norm
+    return out
+
+
+def design_poses(layout: DeviceLayout) -> list[HeadPose]:
+    """Head poses the canceller is designed for: the listening position."""
+    return [HeadPose(layout.listener.position_m)]
+
+
+def crosstalk_canceller(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int
+) -> NDArray[np.complex128]:
+    """Regularised multi-driver crosstalk canceller, shape (F, n_drivers, 2) (drivers x binaural inputs).
+
+    The plant is the designer's head model (Brown & Duda) normalised by a point source at
+    the device centre, so H is a gain relative to plain drive. With more than two drivers
+    the minimum-effort solution is a pair of null-steering filters: each binaural input
+    reaches its own ear with unit gain and is steered to a null at the other ear. Each
+    driver's effort is penalised outside its ``band_hz``, so the inverse band-splits itself.
+    The regularisation follows :func:`gain_curve_db`, and each column is normalised so that
+    its own ear gets unit (delayed) response, so the inverse keeps the tonal balance.
+    """
+    poses = design_poses(layout)
+    ref = _reference(layout, frequency_hz)
+    plants = np.stack([driver_to_ear_transfer(layout, frequency_hz, p) / ref[:, None, None] for p in poses])
+    targets = np.broadcast_to(np.eye(2, dtype=np.complex128), (*plants.shape[:2], 2, 2))
+    bands = np.abs(band_split_responses(layout, frequency_hz, sample_rate))
+    penalty = 1.0 / np.maximum(bands, 1e-2) ** 2
+    gain_db = gain_curve_db(frequency_hz, CTC_MAX_GAIN_DB, CTC_GAIN_CORNERS_HZ)
+    h = regularised_inverse(plants, np.asarray(targets), np.ones(len(poses)), penalty, gain_db)
+    achieved = plants[0] @ h
+    diagonal = np.stack([achieved[:, 0, 0], achieved[:, 1, 1]], axis=-1)
+    magnitude = np.abs(diagonal)
+    h = h / (diagonal / np.maximum(magnitude, 1e-12) * np.maximum(magnitude, _MIN_DIAGONAL))[:, None, :]
+    return np.asarray(h)
+
+
+def centre_beamformer(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int
+) -> NDArray[np.complex128]:
+    """Centre-channel beamformer weights, shape (F, n_drivers).
+
+    Least squares over horizontal directions at the listener's elevation: unit response
+    for |azimuth| <= 45 degrees (with a 1/3 weight on the lobe edges), zero at +/-90 degrees
+    (weight 10), no constraint behind the device. Regularised to :data:`BEAM_MAX_GAIN_DB`
+    of effort and each driver penalised outside its band; the response at the listener is
+    then normalised to unity (Van Trees, Optimum Array Processing, ch. 3 and 6).
+    """
+    elevation = float(np.arctan2(layout.listener.height_m, layout.listener.distance_m))
+    lobe = np.deg2rad(np.array([0.0, 15.0, -15.0, 30.0, -30.0, 45.0, -45.0]))
+    nulls = np.array([BEAM_NULL_AZIMUTH_RAD, -BEAM_NULL_AZIMUTH_RAD, np.deg2rad(80.0), -np.deg2rad(80.0)])
+    azimuths = np.concatenate([lobe, nulls])
+    weights = np.concatenate([[3.0, 1, 1, 1, 1, 1, 1], [10.0, 10.0, 3.0, 3.0]])
+    directions = horizontal_directions(azimuths, elevation)
+    plants = np.moveaxis(far_field_transfer(layout, frequency_hz, directions), 1, 0)[:, :, None, :]  # (P, F, 1, N)
+    target_values = np.concatenate([np.ones(lobe.size), np.zeros(nulls.size)])
+    targets = np.broadcast_to(target_values[:, None, None, None], (*plants.shape[:2], 1, 1)).astype(np.complex128)
+    bands = np.abs(band_split_responses(layout, frequency_hz, sample_rate))
+    penalty = 1.0 / np.maximum(bands, 1e-2) ** 2
+    gain_db = gain_curve_db(frequency_hz, BEAM_MAX_GAIN_DB, (100.0, 300.0, 8000.0, 16000.0))
+    w = regularised_inverse(plants, targets, weights, penalty, gain_db)[:, :, 0]
+    seat = (
+        point_transfer(layout, frequency_hz, np.asarray([layout.listener.position_m]))[:, 0, :]
+        / _reference(layout, frequency_hz)[:, None]
+    )
+    at_seat = np.sum(seat * w, axis=1)
+    magnitude = np.abs(at_seat)
+    return np.asarray(w / (at_seat / np.maximum(magnitude, 1e-12) * np.maximum(magnitude, _MIN_DIAGONAL))[:, None])
+
+
+def plain_stereo_responses(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int
+) -> NDArray[np.complex128]:
+    """Plain-stereo filters (band split + alignment + side assignment), shape (F, n_drivers, 2)."""
+    bands = band_split_responses(layout, frequency_hz, sample_rate)
+    delay = np.exp(-2j * np.pi * frequency_hz[:, None] * alignment_delays_s(layout)[None, :])
+    return np.asarray((bands * delay)[:, :, None] * stereo_assignment(layout).T[None, :, :])
+
+
+def _ear_power(plant: NDArray[np.complex128], filters: NDArray[np.complex128]) -> NDArray[np.float64]:
+    """Ear power (summed over ears) for uncorrelated unit inputs, shape (F,)."""
+    return np.asarray(np.sum(np.abs(plant @ filters) ** 2, axis=(1, 2)))
+
+
+def _tonal_match(
+    target_power: NDArray[np.float64], power: NDArray[np.float64], frequency_hz: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Third-octave smoothed gain that makes ``power`` match ``target_power``, shape (F,)."""
+    smooth_target = _smooth_log_frequency(target_power, frequency_hz, _SMOOTH_OCTAVES)
+    smooth_power = _smooth_log_frequency(np.maximum(power, 1e-12), frequency_hz, _SMOOTH_OCTAVES)
+    return np.asarray(np.sqrt(smooth_target / smooth_power))
+
+
+def filter_responses(
+    layout: DeviceLayout, mode: str, sample_rate: int, frequency_hz: NDArray[np.float64]
+) -> NDArray[np.complex128]:
+    """Frequency responses of the renderer's filters, without the modelling delay.
+
+    Returns
+    -------
+    ndarray, shape (F, n_drivers, n_inputs), complex128
+        n_inputs = 2 (L, R) in stereo mode, 3 (L', R', C) in spatial mode.
+    """
+    plain = plain_stereo_responses(layout, frequency_hz, sample_rate)
+    if mode == "stereo":
+        return plain
+    if mode != "spatial":
+        raise ValueError(f"unknown mode {mode!r}; known: {MODES}")
+    ref = _reference(layout, frequency_hz)
+    plant = driver_to_ear_transfer(layout, frequency_hz, HeadPose(layout.listener.position_m)) / ref[:, None, None]
+    sides = crosstalk_canceller(layout, frequency_hz, sample_rate) @ virtualiser_matrix(frequency_hz)
+    sides = sides * _tonal_match(_ear_power(plant, plain), _ear_power(plant, sides), frequency_hz)[:, None, None]
+    centre = centre_beamformer(layout, frequency_hz, sample_rate)
+    mono_plain = np.abs(plant @ plain.sum(axis=2, keepdims=True)) ** 2
+    mono_centre = np.abs(plant @ centre[:, :, None]) ** 2
+    centre = centre * _tonal_match(mono_plain.sum(axis=(1, 2)), mono_centre.sum(axis=(1, 2)), frequency_hz)[:, None]
+    return np.asarray(np.concatenate([sides, centre[:, :, None]], axis=2))
+
+
+@functools.lru_cache(maxsize=16)
+def design_filters(layout: DeviceLayout, mode: str = "spatial", sample_rate: int | None = None) -> RenderFilters:
+    """Design (once, then cached) the FIR filters for a layout and mode.
+
+    Parameters
+    ----------
+    layout : DeviceLayout
+    mode : {"spatial", "stereo"}
+    sample_rate : int, optional, Hz (default: the layout's)
+
+    Returns
+    -------
+    RenderFilters
+    """
+    rate = int(sample_rate or layout.sample_rate)
+    frequency_hz = np.fft.rfftfreq(DESIGN_FFT_SIZE, 1.0 / rate).astype(np.float64)
+    responses = filter_responses(layout, mode, rate, frequency_hz)
+    delay = round(MODELLING_DELAY_S * rate) if mode == "spatial" else 0
+    responses = responses * np.exp(-2j * np.pi * frequency_hz * delay / rate)[:, None, None]
+    responses[-1] = responses[-1].real  # a real Nyquist bin
+    impulse = np.fft.irfft(responses, n=DESIGN_FFT_SIZE, axis=0)[:FILTER_TAPS]  # (taps, N, I)
+    fade = FILTER_TAPS // 8
+    impulse[-fade:] *= np.hanning(2 * fade)[fade:, None, None]
+    if delay > 0:
+        impulse[: delay // 2] *= np.hanning(delay)[: delay // 2, None, None]
+    names = ("left", "right") if mode == "stereo" else ("left", "right", "centre")
+    return RenderFilters(
+        impulse_responses=np.ascontiguousarray(np.swapaxes(impulse, 1, 2)).astype(np.float32),
+        input_names=names,
+        delay_samples=delay,
+        sample_rate=rate,
+    )
+
+
+def textbook_crosstalk_canceller(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], beta: float = 0.005
+) -> NDArray[np.complex128]:
+    """The textbook reference: a regularised 2-driver inverse on a free-field point-ear model.
+
+    H = C^H (C C^H + beta I)^-1 with a constant beta (Kirkeby et al., 1998), using the
+    outermost left and right drivers over the full band, ears as points +/-a from the head
+    centre, no head. Returns shape (F, n_drivers, 2) with zeros for the unused drivers.
+    """
+    from .head import HEAD_RADIUS_M
+
+    y = layout.positions_m()[:, 1]
+    pair = [int(np.argmax(y)), int(np.argmin(y))]
+    centre = np.asarray(layout.listener.position_m)
+    ears = centre[None, :] + np.array([[0.0, HEAD_RADIUS_M, 0.0], [0.0, -HEAD_RADIUS_M, 0.0]])
+    plant = point_transfer(layout, frequency_hz, ears)[:, :, pair] / _reference(layout, frequency_hz)[:, None, None]
+    ch = np.conj(np.swapaxes(plant, 1, 2))
+    h2 = ch @ np.linalg.inv(plant @ ch + beta * np.eye(2)[None])
+    out = np.zeros((frequency_hz.size, layout.n_drivers, 2), dtype=np.complex128)
+    out[:, pair, :] = h2
+    return out
+
+
+__all__ = [
+    "DESIGN_FFT_SIZE",
+    "FILTER_TAPS",
+    "MODELLING_DELAY_S",
+    "MODES",
+    "RenderFilters",
+    "alignment_delays_s",
+    "band_split_responses",
+    "centre_beamformer",
+    "crosstalk_canceller",
+    "design_filters",
+    "filter_responses",
+    "gain_curve_db",
+    "plain_stereo_responses",
+    "regularised_inverse",
+    "stereo_assignment",
+    "textbook_crosstalk_canceller",
+    "virtualiser_matrix",
+]
