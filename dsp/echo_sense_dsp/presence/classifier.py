@@ -1,0 +1,133 @@
+"""The motion classifier: a small 1-D CNN (ONNX) over a short context of Doppler features.
+
+Input ``doppler_features`` (1, :data:`CONTEXT_FRAMES`, ``FEATURE_SIZE``) float32: the last
+0.64 s of :func:`~echo_sense_dsp.presence.features.compute_frame_features` rows, oldest
+first. Output ``motion_probabilities`` (1, 3) float32: P(none), P(minor), P(major) for the
+newest frame. The sidecar ``presence.json`` carries the sha256 and ``layout_version``; both
+are checked at load (:class:`~echo_sense_dsp.errors.ModelError` names the mismatch).
+
+The network is trained in ``models/presence/recipe.py`` with the rare-event recipe
+(seed model, hard-case mining over large simulated data, retraining); see its CARD.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ModelError
+from .features import FEATURE_LAYOUT, FEATURE_SIZE
+
+CONTEXT_FRAMES = 32  # 0.64 s at 20 ms hops
+MOTION_CLASSES = ("none", "minor", "major")
+INPUT_NAME = "doppler_features"
+OUTPUT_NAME = "motion_probabilities"
+MODEL_NAME = "presence"
+
+
+def asset_paths() -> tuple[Path, Path]:
+    """The shipped model and sidecar: ``echo_sense_dsp/assets/presence.{onnx,json}``."""
+    base = Path(str(resources.files("echo_sense_dsp") / "assets"))
+    return base / f"{MODEL_NAME}.onnx", base / f"{MODEL_NAME}.json"
+
+
+def load_sidecar(model_path: Path, sidecar_path: Path) -> dict[str, Any]:
+    """Read and check a model's sidecar against the model bytes and the feature layout.
+
+    Raises
+    ------
+    ModelError
+        Missing files, a sha256 mismatch, or a ``layout_version`` other than
+        ``FEATURE_LAYOUT.layout_version``.
+    """
+    if not model_path.is_file() or not sidecar_path.is_file():
+        raise ModelError(f"presence model missing: {model_path} / {sidecar_path} (run models/presence/export.py)")
+    try:
+        sidecar: dict[str, Any] = json.loads(sidecar_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{sidecar_path}: unreadable sidecar ({err})") from err
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    if sidecar.get("sha256") != digest:
+        raise ModelError(f"{model_path}: sha256 {digest} does not match the sidecar's {sidecar.get('sha256')}")
+    if sidecar.get("layout_version") != FEATURE_LAYOUT.layout_version:
+        raise ModelError(
+            f"{model_path}: trained on feature layout_version {sidecar.get('layout_version')}, "
+            f"the runtime computes layout_version {FEATURE_LAYOUT.layout_version}"
+        )
+    if sidecar.get("context_frames") != CONTEXT_FRAMES or sidecar.get("feature_size") != FEATURE_SIZE:
+        raise ModelError(
+            f"{model_path}: input ({sidecar.get('context_frames')}, {sidecar.get('feature_size')}) "
+            f"does not match the runtime's ({CONTEXT_FRAMES}, {FEATURE_SIZE})"
+        )
+    return sidecar
+
+
+class MotionClassifier:
+    """Streaming wrapper: push one feature row per hop, get class probabilities.
+
+    Parameters
+    ----------
+    model_path, sidecar_path : default to the shipped asset.
+    """
+
+    def __init__(self, model_path: Path | None = None, sidecar_path: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        default_model, default_sidecar = asset_paths()
+        model_path = model_path or default_model
+        sidecar_path = sidecar_path or default_sidecar
+        self.sidecar = load_sidecar(model_path, sidecar_path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ModelError(f"{model_path}: onnxruntime cannot load it ({err})") from err
+        # doubled ring: row i is written at i and i + CONTEXT_FRAMES, so a contiguous window always exists
+        self._ring = np.zeros((2 * CONTEXT_FRAMES, FEATURE_SIZE), dtype=np.float32)
+        self._index = 0
+        self.probabilities = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+
+    def reset(self) -> None:
+        """Forget the context."""
+        self._ring.fill(0.0)
+        self._index = 0
+
+    def push(self, features: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Add one frame and classify the context ending with it.
+
+        Parameters
+        ----------
+        features : ndarray, shape (FEATURE_SIZE,), float32.
+
+        Returns
+        -------
+        ndarray, shape (3,), float32: P(none), P(minor), P(major).
+        """
+        i = self._index
+        self._ring[i] = features
+        self._ring[i + CONTEXT_FRAMES] = features
+        self._index = (i + 1) % CONTEXT_FRAMES
+        window = self._ring[i + 1 : i + 1 + CONTEXT_FRAMES][None]
+        outputs = self._session.run([OUTPUT_NAME], {INPUT_NAME: window})  # allocation: onnxruntime output
+        self.probabilities = np.asarray(outputs[0][0], dtype=np.float32)
+        return self.probabilities
+
+
+__all__ = [
+    "CONTEXT_FRAMES",
+    "INPUT_NAME",
+    "MODEL_NAME",
+    "MOTION_CLASSES",
+    "OUTPUT_NAME",
+    "MotionClassifier",
+    "asset_paths",
+    "load_sidecar",
+]

@@ -1,0 +1,161 @@
+"""Occupancy from motion scores: strict until a major movement, then sensitive; duty cycle.
+
+The tracker's two regimes follow how people occupy rooms: walking in is a large, fast
+Doppler signature (major motion) that is easy to tell from fans and curtains, while a
+seated person only makes small, sparse movements (minor motion: reaching, page turns,
+typing). While the room is empty the tracker is strict (high threshold, several
+consecutive frames). After a major movement it accepts minor motion at a low threshold,
+and every accepted movement restarts the hold timer; occupancy clears when no motion has
+been seen for ``hold_time_s`` while the probe was sensing.
+
+:class:`DutyCycle` pauses the probe periodically once presence is confirmed (the tracker
+holds occupancy through the pauses), and keeps it on whenever the room is empty or the
+hold timer is close to expiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MOTION_KINDS = ("none", "minor", "major")
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """User-facing tracker settings.
+
+    Attributes
+    ----------
+    sensitivity : 0..1 (0.5 default); higher accepts weaker evidence in both regimes.
+    hold_time_s : seconds without motion before occupancy clears.
+    trigger_frames : consecutive frames above the strict threshold that declare occupancy.
+    """
+
+    sensitivity: float = 0.5
+    hold_time_s: float = 30.0
+    trigger_frames: int = 3
+
+    @property
+    def strict_threshold(self) -> float:
+        """Motion probability needed while the room is empty (0.9 at sensitivity 0, 0.5 at 1)."""
+        return 0.9 - 0.4 * self.sensitivity
+
+    @property
+    def sensitive_threshold(self) -> float:
+        """Motion probability that keeps an occupied room occupied (0.45 at 0, 0.05 at 1)."""
+        return 0.45 - 0.4 * self.sensitivity
+
+
+class OccupancyTracker:
+    """Frame-by-frame occupancy state machine.
+
+    Parameters
+    ----------
+    settings : thresholds and hold time.
+    """
+
+    def __init__(self, settings: TrackerSettings) -> None:
+        self.settings = settings
+        self.occupied = False
+        self.motion_kind = "none"
+        self._above = 0
+        self._last_motion_t = -1e9
+        self._sensing_since_t = 0.0
+        self._was_sensing = False
+
+    def time_to_clear_s(self, t: float) -> float:
+        """Seconds until the hold timer would expire (0 when not occupied)."""
+        if not self.occupied:
+            return 0.0
+        return max(0.0, self._last_motion_t + self.settings.hold_time_s - t)
+
+    def update(self, t: float, p_minor: float, p_major: float, *, sensing: bool) -> bool:
+        """Advance by one frame.
+
+        Parameters
+        ----------
+        t : frame time, s.
+        p_minor, p_major : the classifier's probabilities of minor and major motion.
+        sensing : False while the probe is paused or the front end settles; then nothing
+            changes except that the hold timer keeps running.
+
+        Returns
+        -------
+        bool : occupied after this frame.
+        """
+        s = self.settings
+        if not sensing:
+            self._was_sensing = False
+            self.motion_kind = "none"
+            return self.occupied
+        if not self._was_sensing:
+            self._sensing_since_t = t
+            self._was_sensing = True
+        p_motion = p_minor + p_major
+        threshold = s.sensitive_threshold if self.occupied else s.strict_threshold
+        moving = p_motion >= threshold
+        self.motion_kind = ("major" if p_major >= p_minor else "minor") if moving else "none"
+        if self.occupied:
+            if moving:
+                self._last_motion_t = t
+            elif t - self._last_motion_t >= s.hold_time_s and t - self._sensing_since_t >= 0.5:
+                self.occupied = False
+                self._above = 0
+        else:
+            self._above = self._above + 1 if moving else 0
+            if self._above >= s.trigger_frames:
+                self.occupied = True
+                self._last_motion_t = t
+        return self.occupied
+
+
+@dataclass(frozen=True)
+class DutyCycleSettings:
+    """Probe pausing during sustained presence.
+
+    Attributes
+    ----------
+    enabled : False keeps the probe on all the time.
+    confirm_s : occupancy must have lasted this long before the first pause.
+    on_s, off_s : emission on / paused periods once confirmed (duty = on / (on + off)).
+    """
+
+    enabled: bool = True
+    confirm_s: float = 3.0
+    on_s: float = 1.0
+    off_s: float = 1.5
+
+
+class DutyCycle:
+    """Decides, frame by frame, whether the probe should be paused."""
+
+    def __init__(self, settings: DutyCycleSettings) -> None:
+        self.settings = settings
+        self.paused = False
+        self._occupied_since: float | None = None
+        self._phase_start = 0.0
+
+    def update(self, t: float, occupied: bool, time_to_clear_s: float) -> bool:
+        """Returns True when the probe should be paused after frame time ``t``."""
+        s = self.settings
+        near_expiry = time_to_clear_s <= s.on_s + s.off_s + 1.0
+        if not s.enabled or not occupied or near_expiry:
+            self._occupied_since = None if not occupied else self._occupied_since
+            if occupied and self._occupied_since is None:
+                self._occupied_since = t
+            self.paused = False
+            self._phase_start = t
+            return self.paused
+        if self._occupied_since is None:
+            self._occupied_since = t
+            self._phase_start = t
+        if t - self._occupied_since < s.confirm_s:
+            return self.paused
+        period = s.off_s if self.paused else s.on_s
+        if t - self._phase_start >= period:
+            self.paused = not self.paused
+            self._phase_start = t
+        return self.paused
+
+
+__all__ = ["MOTION_KINDS", "DutyCycle", "DutyCycleSettings", "OccupancyTracker", "TrackerSettings"]
