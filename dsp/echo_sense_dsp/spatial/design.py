@@ -37,6 +37,10 @@ CTC_GAIN_CORNERS_HZ = (80.0, 250.0, 6000.0, 14000.0)  # 0 dB below the first and
 BEAM_MAX_GAIN_DB = 15.0
 BEAM_NULL_AZIMUTH_RAD = np.deg2rad(90.0)
 BEAM_LOBE_AZIMUTH_RAD = np.deg2rad(45.0)
+BEAM_DIFFUSE_POINTS = 96
+BEAM_DIFFUSE_WEIGHT = 3.0  # total weight of the diffuse-field (room) control points
+BEAM_LOBE_WEIGHTS = (3.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0)  # at 0, +/-15, +/-30, +/-45 degrees
+BEAM_NULL_WEIGHTS = (10.0, 10.0, 3.0, 3.0)  # at +/-90, +/-75 degrees
 _CENTRE_LINE_M = 0.01
 _MIN_HIGHPASS_HZ = 40.0  # below this a driver's own roll-off is the high-pass
 _SMOOTH_OCTAVES = 1.0 / 3.0
@@ -181,16 +185,16 @@ def virtualiser_matrix(frequency_hz: NDArray[np.float64]) -> NDArray[np.complex1
     """Binaural target of two virtual speakers at +/-30 degrees, shape (F, 2, 2) (ears x inputs).
 
     Ipsilateral: a first-order all-pass (unit magnitude) with Brown & Duda's head corner
-    w0 = c/a, which adds the low-frequency lag of the far ear relative to the near one
-    (Kuhn's 3a/c versus 2a/c ITD). Contralateral: Woodworth's ITD of 30 degrees and Brown &
-    Duda's shadow low-pass at 120 degrees incidence. Both are scaled so that
+    w0 = c/a, the near ear's phase. Contralateral: the same all-pass, Woodworth's ITD of
+    30 degrees and Brown & Duda's shadow low-pass at 120 degrees incidence, whose phase adds
+    the low-frequency growth of the ITD toward Kuhn's 3a/c sin(theta). Both are scaled so that
     |ipsi|^2 + |contra|^2 = 2 at every frequency, the ear power of plain stereo on a compact
     device, which keeps the tonal balance of uncorrelated content.
     """
     from .head import HEAD_RADIUS_M
 
     w_norm = 2 * np.pi * frequency_hz * HEAD_RADIUS_M / (2.0 * SPEED_OF_SOUND_M_S)
-    ipsi = (1 - 1j * w_norm) / (1 + 1j * w_norm) * np.exp(1j * 0.0)
+    ipsi = (1 - 1j * w_norm) / (1 + 1j * w_norm)
     itd_s = float(woodworth_itd_s(VIRTUAL_SPEAKER_AZIMUTH_RAD))
     contra = head_shadow_response(frequency_hz, np.array(np.pi / 2 + VIRTUAL_SPEAKER_AZIMUTH_RAD))
     contra = contra * np.exp(-2j * np.pi * frequency_hz * itd_s) * ipsi
@@ -239,20 +243,29 @@ def centre_beamformer(
 ) -> NDArray[np.complex128]:
     """Centre-channel beamformer weights, shape (F, n_drivers).
 
-    Least squares over horizontal directions at the listener's elevation: unit response
-    for |azimuth| <= 45 degrees (with a 1/3 weight on the lobe edges), zero at +/-90 degrees
-    (weight 10), no constraint behind the device. Regularised to :data:`BEAM_MAX_GAIN_DB`
-    of effort and each driver penalised outside its band; the response at the listener is
-    then normalised to unity (Van Trees, Optimum Array Processing, ch. 3 and 6).
+    Weighted least squares over far-field directions (Van Trees, Optimum Array Processing,
+    ch. 3 and 6): unit response at 0, +/-15, +/-30 and +/-45 degrees azimuth (listener
+    elevation; :data:`BEAM_LOBE_WEIGHTS`), zero at +/-75 and +/-90 degrees
+    (:data:`BEAM_NULL_WEIGHTS`, the side walls), and zero with a small total weight
+    (:data:`BEAM_DIFFUSE_WEIGHT`) over a uniform sphere of directions outside the lobe, which
+    raises the directivity index and with it the direct-to-reverberant ratio. Regularised
+    to :data:`BEAM_MAX_GAIN_DB` of effort with each driver penalised outside its band; the
+    response at the listener is then normalised to unity.
     """
     elevation = float(np.arctan2(layout.listener.height_m, layout.listener.distance_m))
     lobe = np.deg2rad(np.array([0.0, 15.0, -15.0, 30.0, -30.0, 45.0, -45.0]))
-    nulls = np.array([BEAM_NULL_AZIMUTH_RAD, -BEAM_NULL_AZIMUTH_RAD, np.deg2rad(80.0), -np.deg2rad(80.0)])
-    azimuths = np.concatenate([lobe, nulls])
-    weights = np.concatenate([[3.0, 1, 1, 1, 1, 1, 1], [10.0, 10.0, 3.0, 3.0]])
-    directions = horizontal_directions(azimuths, elevation)
+    nulls = np.array([BEAM_NULL_AZIMUTH_RAD, -BEAM_NULL_AZIMUTH_RAD, np.deg2rad(75.0), -np.deg2rad(75.0)])
+    horizontal = horizontal_directions(np.concatenate([lobe, nulls]), elevation)
+    # Diffuse-field control (superdirective design): directions spread over the sphere, away from the lobe.
+    sphere = _fibonacci_sphere(BEAM_DIFFUSE_POINTS)
+    toward_seat = np.asarray(layout.listener.position_m) / np.linalg.norm(layout.listener.position_m)
+    diffuse = sphere[sphere @ toward_seat < np.cos(BEAM_LOBE_AZIMUTH_RAD + np.deg2rad(15.0))]
+    directions = np.concatenate([horizontal, diffuse])
+    weights = np.concatenate(
+        [BEAM_LOBE_WEIGHTS, BEAM_NULL_WEIGHTS, np.full(len(diffuse), BEAM_DIFFUSE_WEIGHT / len(diffuse))]
+    )
     plants = np.moveaxis(far_field_transfer(layout, frequency_hz, directions), 1, 0)[:, :, None, :]  # (P, F, 1, N)
-    target_values = np.concatenate([np.ones(lobe.size), np.zeros(nulls.size)])
+    target_values = np.concatenate([np.ones(lobe.size), np.zeros(nulls.size + len(diffuse))])
     targets = np.broadcast_to(target_values[:, None, None, None], (*plants.shape[:2], 1, 1)).astype(np.complex128)
     bands = np.abs(band_split_responses(layout, frequency_hz, sample_rate))
     penalty = 1.0 / np.maximum(bands, 1e-2) ** 2
@@ -265,6 +278,15 @@ def centre_beamformer(
     at_seat = np.sum(seat * w, axis=1)
     magnitude = np.abs(at_seat)
     return np.asarray(w / (at_seat / np.maximum(magnitude, 1e-12) * np.maximum(magnitude, _MIN_DIAGONAL))[:, None])
+
+
+def _fibonacci_sphere(n_points: int) -> NDArray[np.float64]:
+    """Nearly uniform unit vectors on the sphere (golden-angle spiral), shape (n_points, 3)."""
+    k = np.arange(n_points) + 0.5
+    z = 1 - 2 * k / n_points
+    phi = np.pi * (1 + 5**0.5) * k
+    r = np.sqrt(1 - z**2)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
 def plain_stereo_responses(

@@ -161,10 +161,14 @@ def sphere_transfer(
     mr = mu[:, None] * rho[None, :]  # (F, N)
     for m in range(n_terms):
         # Outgoing wave for exp(-j k r) convention: h_m = j_m - j y_m (spherical Hankel of the 2nd kind).
-        h_far = special.spherical_jn(m, mr) - 1j * special.spherical_yn(m, mr)
-        dh = special.spherical_jn(m, mu, derivative=True) - 1j * special.spherical_yn(m, mu, derivative=True)
+        with np.errstate(invalid="ignore", over="ignore"):
+            h_far = special.spherical_jn(m, mr) - 1j * special.spherical_yn(m, mr)
+            dh = special.spherical_jn(m, mu, derivative=True) - 1j * special.spherical_yn(m, mu, derivative=True)
         legendre = special.eval_legendre(m, cos_inc)  # (2, N)
-        total += (2 * m + 1) * legendre[None, :, :] * (h_far / dh[:, None])[:, None, :]
+        with np.errstate(invalid="ignore", over="ignore"):
+            ratio = h_far / dh[:, None]  # -> (a/r)^(m+1), 0 once both Hankel functions overflow
+        ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+        total += (2 * m + 1) * legendre[None, :, :] * ratio[:, None, :]
     # Normalised so that H -> 1 at low frequency; the free field at the head centre then multiplies it.
     h_rel = -(rho[None, None, :] / mu[:, None, None]) * np.exp(1j * mr[:, None, :]) * total
     free = np.exp(-2j * np.pi * f[:, None] * dist[None, :] / SPEED_OF_SOUND_M_S) / dist[None, :]

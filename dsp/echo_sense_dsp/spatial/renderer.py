@@ -15,6 +15,7 @@ from .layout import DeviceLayout, load_layout
 from .upmix import CentreUpmixer
 
 DEFAULT_BLOCK_SIZE = 480  # 10 ms at 48 kHz, the audio engine's hop
+DEFAULT_BLOCK_S = 0.010  # block length when none is given: 10 ms at any rate
 
 
 class SpatialRenderer:
@@ -28,9 +29,10 @@ class SpatialRenderer:
         ``"spatial"``: L/R/C upmix, virtualiser + crosstalk canceller for L/R, centre beam for C.
     sample_rate : int, Hz, optional
         Rate of the audio; default the layout's ``sample_rate``.
-    block_size : int
-        Frames per :meth:`process` call (480 = 10 ms at 48 kHz). In spatial mode it must be
-        a multiple of the upmix hop (5 ms).
+    block_size : int, optional
+        Frames per :meth:`process` call; default 10 ms (480 at 48 kHz). Any size works; the
+        upmix hop is its largest divisor up to 5 ms, so sizes with small divisors only
+        (primes) cost more CPU.
 
     Notes
     -----
@@ -43,7 +45,7 @@ class SpatialRenderer:
         layout: DeviceLayout | str | os.PathLike[str] | dict[str, Any],
         mode: str = "spatial",
         sample_rate: int | None = None,
-        block_size: int = DEFAULT_BLOCK_SIZE,
+        block_size: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown spatial mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -51,6 +53,8 @@ class SpatialRenderer:
         rate = int(sample_rate or self.layout.sample_rate)
         if rate < 8000:
             raise ConfigError(f"sample rate {rate} Hz is too low for the spatial renderer (>= 8000 Hz)")
+        if block_size is None:
+            block_size = round(DEFAULT_BLOCK_S * rate)
         if block_size < 1:
             raise ConfigError(f"block_size must be >= 1, got {block_size}")
         self.mode = mode
@@ -59,10 +63,7 @@ class SpatialRenderer:
         self.filters: RenderFilters = design_filters(self.layout, mode, rate)
         self._upmixer: CentreUpmixer | None = None
         if mode == "spatial":
-            try:
-                self._upmixer = CentreUpmixer(rate, block_size)
-            except ValueError as err:
-                raise ConfigError(str(err)) from err
+            self._upmixer = CentreUpmixer(rate, block_size)
         self._convolver = PartitionedConvolver(self.filters.impulse_responses, block_size)
         self._inputs = np.zeros((block_size, len(self.filters.input_names)), dtype=np.float32)
         self._output = np.zeros((block_size, self.layout.n_drivers), dtype=np.float32)
@@ -118,7 +119,7 @@ def render(
     layout: DeviceLayout | str | os.PathLike[str] | dict[str, Any],
     mode: str = "spatial",
     sample_rate: int | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     compensate_latency: bool = False,
 ) -> NDArray[np.float32]:
     """Render a whole stereo signal (offline), identical to streaming it through :class:`SpatialRenderer`.
@@ -143,6 +144,7 @@ def render(
     if x.shape[1] == 1:
         x = np.repeat(x, 2, axis=1)
     renderer = SpatialRenderer(layout, mode, sample_rate, block_size)
+    block_size = renderer.block_size
     frames = x.shape[0]
     skip = renderer.latency_samples if compensate_latency else 0
     total = frames + skip

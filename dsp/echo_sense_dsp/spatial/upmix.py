@@ -34,6 +34,12 @@ def upmix_bands(freq_size: int, sample_rate: int, n_bands: int = UPMIX_BANDS) ->
     return np.asarray(np.clip(np.searchsorted(edges_hz, bins_hz, side="right") - 1, 0, n_bands - 1))
 
 
+def upmix_hop_size(sample_rate: int, block_size: int) -> int:
+    """Largest divisor of ``block_size`` that is at most :data:`UPMIX_HOP_S` long, frames."""
+    limit = max(1, round(UPMIX_HOP_S * sample_rate))
+    return max(d for d in range(1, min(limit, block_size) + 1) if block_size % d == 0)
+
+
 class CentreUpmixer:
     """Streaming L/R -> (L', R', C) upmix.
 
@@ -41,13 +47,14 @@ class CentreUpmixer:
     ----------
     sample_rate : int, Hz
     block_size : int
-        Frames per :meth:`process` call; must be a multiple of the hop (5 ms).
+        Frames per :meth:`process` call. The hop is the largest divisor of ``block_size`` not
+        above 5 ms (240 frames for 480-frame blocks at 48 kHz, 147 for 441 at 44.1 kHz).
     """
 
     def __init__(self, sample_rate: int, block_size: int) -> None:
-        self.hop_size = max(1, round(UPMIX_HOP_S * sample_rate))
-        if block_size % self.hop_size:
-            raise ValueError(f"block_size {block_size} is not a multiple of the upmix hop {self.hop_size}")
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.hop_size = upmix_hop_size(sample_rate, block_size)
         self.block_size = block_size
         self.fft_size = 2 * self.hop_size
         freq_size = self.hop_size + 1
@@ -115,4 +122,4 @@ class CentreUpmixer:
             self._process_hop(block[start : start + h], out[start : start + h])
 
 
-__all__ = ["UPMIX_BANDS", "UPMIX_HOP_S", "UPMIX_TIME_CONSTANT_S", "CentreUpmixer", "upmix_bands"]
+__all__ = ["UPMIX_BANDS", "UPMIX_HOP_S", "UPMIX_TIME_CONSTANT_S", "CentreUpmixer", "upmix_bands", "upmix_hop_size"]

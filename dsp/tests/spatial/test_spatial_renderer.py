@@ -1,0 +1,303 @@
+"""Spatial renderer: layouts, head model, upmix, filters, streaming, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from echo_sense_dsp.cli import main as cli_main
+from echo_sense_dsp.errors import AudioFormatError, ConfigError
+from echo_sense_dsp.physics import SPEED_OF_SOUND_M_S
+from echo_sense_dsp.spatial import (
+    LAYOUTS,
+    CentreUpmixer,
+    HeadPose,
+    PartitionedConvolver,
+    SpatialRenderer,
+    design_filters,
+    load_layout,
+    render,
+    virtualiser_matrix,
+)
+from echo_sense_dsp.spatial.acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions
+from echo_sense_dsp.spatial.design import alignment_delays_s
+from echo_sense_dsp.spatial.head import HEAD_RADIUS_M, sphere_transfer, woodworth_itd_s
+from echo_sense_dsp.wavio import read_wav, write_wav
+
+RATE_HZ = 48000
+BLOCK = 480
+CONV_TOL = 1e-5  # float32 round-off of FFT convolution vs direct convolution, full scale
+ALLPASS_TOL_DB = 1e-9  # magnitude deviation of the ipsilateral all-pass
+SPHERE_LOW_FREQ_TOL_DB = 0.1  # sphere response at 20 Hz vs the free field
+DELAY_TOL_S = 1e-6
+CENTRE_TOL_DB = 1.0  # centre-panned source energy in the centre channel
+HARD_PAN_MAX_DB = -20.0  # hard-panned source energy allowed in the centre channel
+LATENCY_LIMIT_S = 0.020
+BAND_SPLIT_PEAK_SHIFT = 2  # samples of group delay of the band split at high frequencies
+SEPARATION_AT_SEAT_MIN_DB = 15.0  # averaged 250 Hz-4 kHz on the exact sphere model
+BEAM_REJECTION_MIN_DB = 10.0  # centre beam at +/-90 degrees, 1-2 kHz, studio-array
+
+
+def _stream(renderer: SpatialRenderer, x: np.ndarray) -> np.ndarray:
+    out = [renderer.process(x[k : k + renderer.block_size]).copy() for k in range(0, len(x), renderer.block_size)]
+    return np.concatenate(out)
+
+
+# ---------------------------------------------------------------- layouts
+
+
+def test_presets_cover_the_three_device_kinds() -> None:
+    assert {"narrow-stereo", "studio-array", "soundbar-4"} <= set(LAYOUTS)
+    assert LAYOUTS["studio-array"].n_drivers == 5
+    assert LAYOUTS["soundbar-4"].n_drivers == 4
+    assert [d.name for d in LAYOUTS["studio-array"].drivers] == ["left", "up", "right", "tweeter", "woofer"]
+
+
+def test_layout_loads_from_file_dict_and_name_identically(tmp_path: Path) -> None:
+    layout = LAYOUTS["narrow-stereo"]
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(layout.to_dict()))
+    assert load_layout(path) == layout
+    assert load_layout(layout.to_dict()) == layout
+    assert load_layout("narrow-stereo") is layout
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d.pop("drivers"), "drivers"),
+        (lambda d: d["drivers"][0].update(band_hz=[5000, 100]), "drivers[0].band_hz"),
+        (lambda d: d["drivers"][1].update(position_m=[0, 1]), "drivers[1].position_m"),
+        (lambda d: d["drivers"][0].update(axis=[0, 0, 0]), "drivers[0].axis"),
+        (lambda d: d["listener"].update(distance_m=-1), "listener.distance_m"),
+        (lambda d: d.update(sample_rate="48k"), "sample_rate"),
+    ],
+)
+def test_invalid_layout_raises_config_error_naming_the_field(edit, field: str) -> None:  # type: ignore[no-untyped-def]
+    raw = LAYOUTS["narrow-stereo"].to_dict()
+    edit(raw)
+    with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        load_layout(raw)
+
+
+def test_unknown_preset_and_bad_json_raise_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no-such-device"):
+        load_layout("no-such-device")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_layout(bad)
+
+
+# ---------------------------------------------------------------- physics
+
+
+def test_alignment_delays_equal_path_differences_over_c() -> None:
+    layout = LAYOUTS["studio-array"]
+    seat = np.asarray(layout.listener.position_m)
+    dist = np.linalg.norm(layout.positions_m() - seat, axis=1)
+    arrival = dist / SPEED_OF_SOUND_M_S + alignment_delays_s(layout)
+    assert np.ptp(arrival) < DELAY_TOL_S
+
+
+def test_sphere_is_transparent_at_low_frequency_and_delay_is_distance_over_c() -> None:
+    source = np.array([[0.0, 0.0, 0.0]])
+    pose = HeadPose((2.0, 0.0, 0.0))
+    f = np.array([20.0])
+    h = sphere_transfer(f, source, pose)[0, :, 0]
+    free = np.exp(-2j * np.pi * 20.0 * 2.0 / SPEED_OF_SOUND_M_S) / 2.0
+    assert np.all(np.abs(20 * np.log10(np.abs(h / free))) < SPHERE_LOW_FREQ_TOL_DB)
+
+
+def test_sphere_interaural_delay_of_lateral_source_matches_kuhn_low_frequency_limit() -> None:
+    # Kuhn (1977): at low frequency the ITD of a far lateral source is 3 a / c.
+    pose = HeadPose((0.0, 0.0, 0.0))
+    source = np.array([[0.0, 50.0, 0.0]])
+    f = np.array([100.0])
+    h = sphere_transfer(f, source, pose)[0, :, 0]
+    itd = np.angle(h[0] / h[1]) / (2 * np.pi * 100.0)
+    assert itd == pytest.approx(3 * HEAD_RADIUS_M / SPEED_OF_SOUND_M_S, rel=0.05)
+
+
+def test_woodworth_itd_of_lateral_source_is_a_over_c_times_one_plus_half_pi() -> None:
+    itd = float(woodworth_itd_s(np.pi / 2))
+    assert itd == pytest.approx(HEAD_RADIUS_M / SPEED_OF_SOUND_M_S * (np.pi / 2 + 1), rel=1e-12)
+
+
+def test_virtualiser_ipsilateral_is_all_pass_and_contralateral_lags_by_the_low_frequency_itd() -> None:
+    f = np.linspace(20.0, 20000.0, 500)
+    v = virtualiser_matrix(f)
+    ipsi_phase_only = v[:, 0, 0] / np.abs(v[:, 0, 0])
+    assert np.allclose(np.abs(ipsi_phase_only), 1.0, atol=ALLPASS_TOL_DB)
+    assert np.allclose(np.abs(v[:, 0, 0]) ** 2 + np.abs(v[:, 0, 1]) ** 2, 2.0)
+    assert np.all(np.abs(v[:, 0, 1]) <= np.abs(v[:, 0, 0]) + 1e-12)  # contra is a low-pass, never louder
+    low = f < 300
+    lag_s = -np.unwrap(np.angle(v[low, 0, 1] / v[low, 0, 0])) / (2 * np.pi * f[low])
+    # Woodworth's delay plus the shadow filter's phase: toward Kuhn's low-frequency ITD 3 a/c sin(theta).
+    kuhn_s = 3 * HEAD_RADIUS_M / SPEED_OF_SOUND_M_S * np.sin(np.deg2rad(30.0))
+    assert float(woodworth_itd_s(np.deg2rad(30.0))) < np.median(lag_s) <= kuhn_s * 1.05
+
+
+def test_two_drivers_on_y_have_the_plane_wave_null_at_kd_equal_pi_over_2() -> None:
+    layout = LAYOUTS["narrow-stereo"]
+    d = 0.05
+    f_null = SPEED_OF_SOUND_M_S / (4 * d)  # k d = pi/2: opposite-phase arrival from +/-d along y
+    far = far_field_transfer(layout, np.array([f_null]), horizontal_directions(np.array([np.pi / 2])))
+    assert abs(far[0, 0].sum()) < 1e-9 * abs(far[0, 0, 0])
+
+
+# ---------------------------------------------------------------- upmix
+
+
+def test_centre_panned_source_lands_in_the_centre_channel(rng: np.random.Generator) -> None:
+    x = (0.1 * rng.standard_normal(RATE_HZ)).astype(np.float32)
+    up = CentreUpmixer(RATE_HZ, BLOCK)
+    out = np.zeros((x.size, 3), np.float32)
+    stereo = np.stack([x, x], axis=1)
+    for k in range(0, x.size, BLOCK):
+        up.process(stereo[k : k + BLOCK], out[k : k + BLOCK])
+    lat = up.latency_samples
+    tail = slice(x.size // 2, None)
+    centre_db = 10 * np.log10(np.mean(out[tail, 2] ** 2) / np.mean(x[x.size // 2 - lat : x.size - lat] ** 2))
+    sides_db = 10 * np.log10(np.mean(out[tail, :2] ** 2) / np.mean(x**2) + 1e-30)
+    assert abs(centre_db) < CENTRE_TOL_DB
+    assert sides_db < HARD_PAN_MAX_DB
+
+
+def test_hard_panned_source_stays_out_of_the_centre(rng: np.random.Generator) -> None:
+    x = (0.1 * rng.standard_normal(RATE_HZ)).astype(np.float32)
+    up = CentreUpmixer(RATE_HZ, BLOCK)
+    out = np.zeros((x.size, 3), np.float32)
+    stereo = np.stack([x, np.zeros_like(x)], axis=1)
+    for k in range(0, x.size, BLOCK):
+        up.process(stereo[k : k + BLOCK], out[k : k + BLOCK])
+    tail = slice(x.size // 2, None)
+    assert 10 * np.log10(np.mean(out[tail, 2] ** 2) / np.mean(x**2)) < HARD_PAN_MAX_DB
+    assert 10 * np.log10(np.mean(out[tail, 0] ** 2) / np.mean(x**2)) > -CENTRE_TOL_DB
+
+
+def test_upmix_reconstructs_left_and_right_exactly(rng: np.random.Generator) -> None:
+    stereo = (0.1 * rng.standard_normal((RATE_HZ // 2, 2))).astype(np.float32)
+    up = CentreUpmixer(RATE_HZ, BLOCK)
+    out = np.zeros((stereo.shape[0], 3), np.float32)
+    for k in range(0, stereo.shape[0], BLOCK):
+        up.process(stereo[k : k + BLOCK], out[k : k + BLOCK])
+    lat = up.latency_samples
+    rebuilt = out[lat:, :2] + out[lat:, 2:3]
+    assert np.allclose(rebuilt[BLOCK:], stereo[: -lat or None][BLOCK:], atol=CONV_TOL)
+
+
+# ---------------------------------------------------------------- filters and streaming
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.parametrize("mode", ["stereo", "spatial"])
+def test_filters_are_finite_and_decay_for_every_preset(name: str, mode: str) -> None:
+    filters = design_filters(LAYOUTS[name], mode)
+    h = filters.impulse_responses
+    assert np.all(np.isfinite(h))
+    assert h.shape[2] == LAYOUTS[name].n_drivers
+    assert np.max(np.abs(h)) < 4.0  # bounded gain, limiter-friendly
+    assert np.sum(h[-h.shape[0] // 8 :] ** 2) < 1e-3 * np.sum(h**2)  # tail decayed: stable, truncation harmless
+
+
+def test_partitioned_convolution_equals_direct_convolution(rng: np.random.Generator) -> None:
+    h = rng.standard_normal((1000, 2, 3)).astype(np.float32) * 0.05
+    x = rng.standard_normal((BLOCK * 6, 2)).astype(np.float32) * 0.1
+    conv = PartitionedConvolver(h, BLOCK)
+    out = np.zeros((x.shape[0], 3), np.float32)
+    for k in range(0, x.shape[0], BLOCK):
+        conv.process(x[k : k + BLOCK], out[k : k + BLOCK])
+    direct = np.stack([sum(np.convolve(x[:, i], h[:, i, o])[: x.shape[0]] for i in range(2)) for o in range(3)], axis=1)
+    assert np.max(np.abs(out - direct)) < CONV_TOL
+
+
+@pytest.mark.parametrize("mode", ["stereo", "spatial"])
+def test_offline_render_equals_streaming_and_latency_is_within_20_ms(mode: str, rng: np.random.Generator) -> None:
+    x = (0.1 * rng.standard_normal((BLOCK * 8, 2))).astype(np.float32)
+    renderer = SpatialRenderer("studio-array", mode, RATE_HZ, BLOCK)
+    streamed = _stream(renderer, x)
+    assert streamed.shape == (x.shape[0], 5) and streamed.dtype == np.float32
+    assert np.array_equal(render(x, "studio-array", mode), streamed)
+    assert renderer.latency_s <= LATENCY_LIMIT_S
+
+
+def test_stereo_mode_impulse_peaks_at_the_alignment_delay() -> None:
+    layout = LAYOUTS["narrow-stereo"]
+    x = np.zeros((BLOCK * 4, 2), np.float32)
+    x[100, 0] = 1.0
+    y = render(x, layout, "stereo")
+    # Symmetric layout: no alignment delay; the 20 kHz Linkwitz-Riley low-pass may shift the peak by a sample.
+    assert 100 <= int(np.argmax(np.abs(y[:, 0]))) <= 100 + BAND_SPLIT_PEAK_SHIFT
+    assert np.max(np.abs(y[:, 1])) < 1e-6  # right driver silent for a left-only input
+
+
+def test_spatial_latency_is_reported_exactly_by_an_impulse_in_the_centre() -> None:
+    layout = LAYOUTS["studio-array"]
+    renderer = SpatialRenderer(layout, "spatial", RATE_HZ, BLOCK)
+    x = np.zeros((BLOCK * 8, 2), np.float32)
+    x[1000:1001] = 1.0
+    y = render(x, layout, "spatial", compensate_latency=True)
+    peak = int(np.argmax(np.sum(y**2, axis=1)))
+    spread = np.ptp(layout.positions_m() @ np.array([1.0, 0, 0])) / SPEED_OF_SOUND_M_S * RATE_HZ
+    assert abs(peak - 1000) <= spread + 2
+    assert renderer.latency_samples == 240 + 120
+
+
+def test_process_rejects_a_wrong_block_shape() -> None:
+    renderer = SpatialRenderer("narrow-stereo", "stereo", RATE_HZ, BLOCK)
+    with pytest.raises(AudioFormatError, match="480"):
+        renderer.process(np.zeros((256, 2), np.float32))
+    with pytest.raises(ConfigError, match="mode"):
+        SpatialRenderer("narrow-stereo", "surround")
+
+
+def test_crosstalk_canceller_separates_ears_at_the_seat_on_the_exact_sphere() -> None:
+    layout = LAYOUTS["studio-array"]
+    filters = design_filters(layout, "spatial")
+    f = np.fft.rfftfreq(8192, 1 / RATE_HZ)[1:]
+    spec = np.fft.rfft(filters.impulse_responses.astype(np.float64), n=8192, axis=0)[1:]
+    sides = np.swapaxes(spec, 1, 2)[:, :, :2] @ np.linalg.inv(virtualiser_matrix(f))
+    ears = driver_to_ear_transfer(layout, f, HeadPose(layout.listener.position_m), "sphere") @ sides
+    band = (f >= 250 / np.sqrt(2)) & (f < 4000 * np.sqrt(2))
+    sep_db = 10 * np.log10(np.sum(np.abs(ears[band, 0, 0]) ** 2) / np.sum(np.abs(ears[band, 1, 0]) ** 2))
+    assert sep_db > SEPARATION_AT_SEAT_MIN_DB
+
+
+def test_centre_beam_rejects_the_side_walls() -> None:
+    layout = LAYOUTS["studio-array"]
+    filters = design_filters(layout, "spatial")
+    f = np.fft.rfftfreq(4096, 1 / RATE_HZ)
+    w = np.fft.rfft(filters.impulse_responses[:, 2, :].astype(np.float64), n=4096, axis=0)
+    elevation = float(np.arctan2(layout.listener.height_m, layout.listener.distance_m))
+    far = far_field_transfer(layout, f, horizontal_directions(np.deg2rad([0.0, 90.0, -90.0]), elevation))
+    power = np.abs(np.einsum("ftn,fn->ft", far, w)) ** 2
+    band = (f >= 1000) & (f <= 2000)
+    p = power[band].sum(axis=0)
+    assert 10 * np.log10(p[0] / max(p[1], p[2])) > BEAM_REJECTION_MIN_DB
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_spatialize_writes_one_channel_per_driver_at_the_input_rate(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    src = tmp_path / "in.wav"
+    dst = tmp_path / "out.wav"
+    write_wav(src, (0.1 * rng.standard_normal((44100 // 2, 2))).astype(np.float32), 44100)
+    assert cli_main(["spatialize", str(src), str(dst), "--layout", "studio-array", "--mode", "spatial"]) == 0
+    out = read_wav(dst)
+    assert out.sample_rate == 44100
+    assert out.samples.shape == (44100 // 2, 5)
+    assert np.all(np.isfinite(out.samples))
+
+
+def test_cli_reports_a_bad_layout_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.wav"
+    write_wav(src, np.zeros((4800, 2), np.float32), 48000)
+    assert cli_main(["spatialize", str(src), str(tmp_path / "o.wav"), "--layout", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
