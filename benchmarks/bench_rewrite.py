@@ -266,10 +266,26 @@ def evaluate_home(home: Mapping[str, Any], repeat: int) -> tuple[dict[str, dict[
             cat["wrong_target_actions"] += wrong_actions(echo.answers, turn["expect"])
             cat["baseline_wrong_target_actions"] += wrong_actions(base, turn["expect"])
             if not echo_ok:
-                cat.setdefault("_failures", 0)
-                print(f"<!-- {home['name']} {turn['category']} miss: {turn['utterance']!r} -> "
-                      f"{[(a.result.intent_type, a.result.entity_ids) for a in echo.answers]} -->", file=sys.stderr)  # fmt: skip
+                got = [(a.result.intent_type, a.result.entity_ids) for a in echo.answers]
+                print(
+                    f"<!-- {home['name']} {turn['category']} miss: {turn['utterance']!r} -> {got} -->", file=sys.stderr
+                )
     return counts, latencies
+
+
+def table_row(name: str, row: Mapping[str, int]) -> str:
+    """One markdown row of the results table."""
+    n = max(row["turns"], 1)
+    cells = [
+        name,
+        str(row["turns"]),
+        f"{row['baseline']} ({100 * row['baseline'] / n:.0f} %)",
+        f"{row['echo']} ({100 * row['echo'] / n:.0f} %)",
+        str(row["wins"]),
+        str(row["losses"]),
+        f"{row['wrong_target_actions']} / {row['baseline_wrong_target_actions']}",
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def header() -> str:
@@ -290,14 +306,19 @@ def header() -> str:
         pass
     from importlib.metadata import version
 
-    import hassil
-    import home_assistant_intents  # noqa: F401
-
+    versions = [
+        f"CPU: {cpu}",
+        f"Python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        f"onnxruntime {onnxruntime.__version__}",
+        f"hassil {version('hassil')}",
+        f"home-assistant-intents {version('home-assistant-intents')}",
+        f"commit {commit}",
+        "sample rate: n/a (text)",
+    ]
     return (
-        f"CPU: {cpu} | Python {platform.python_version()} | numpy {np.__version__} | onnxruntime {onnxruntime.__version__}"
-        f" | hassil {version('hassil')} | home-assistant-intents {version('home-assistant-intents')} | commit {commit}"
-        f" | sample rate: n/a (text)\n\nBuilt-in agent: SIMULATED with hassil + home-assistant-intents (no fuzzy matcher);"
-        f" encoder: lexical fallback (no dense encoder shipped). {hassil.__name__}"
+        " | ".join(versions) + "\n\nBuilt-in agent: SIMULATED with hassil + home-assistant-intents templates"
+        " (no 2026.x fuzzy matcher); retrieval encoder: lexical fallback (no dense encoder shipped)."
     )
 
 
@@ -319,37 +340,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 totals[cat][key] += value
     print(header())
     print(f"\nHomes: {', '.join(p.stem for p in homes)}\n")
-    print(
-        "| category | turns | baseline correct | echo_sense correct | wins | losses | wrong-target actions (echo / baseline) |"
-    )
+    columns = ["category", "turns", "baseline correct", "echo_sense correct", "wins", "losses", "wrong-target actions"]
+    print("| " + " | ".join(columns) + " (echo / baseline) |")
     print("|---|---|---|---|---|---|---|")
     overall: dict[str, int] = defaultdict(int)
     for cat in CATEGORIES:
         row = totals.get(cat)
         if not row:
             continue
-        n = row["turns"]
-        print(
-            f"| {cat} | {n} | {row['baseline']} ({100 * row['baseline'] / n:.0f} %) | {row['echo']} ({100 * row['echo'] / n:.0f} %)"
-            f" | {row['wins']} | {row['losses']} | {row['wrong_target_actions']} / {row['baseline_wrong_target_actions']} |"
-        )
+        print(table_row(cat, row))
         for key, value in row.items():
             overall[key] += value
-    n = overall["turns"]
+    print(table_row("**overall**", overall))
     ratio = f"{overall['wins']}:{overall['losses']}"
-    print(
-        f"| **overall** | {n} | {overall['baseline']} ({100 * overall['baseline'] / n:.0f} %) | {overall['echo']}"
-        f" ({100 * overall['echo'] / n:.0f} %) | {overall['wins']} | {overall['losses']} |"
-        f" {overall['wrong_target_actions']} / {overall['baseline_wrong_target_actions']} |"
-    )
     lat_ms = 1000.0 * np.asarray(latencies)
     print(f"\nwin:loss = {ratio}\n")
     print("| added latency per turn (rewrite + verify + record) | p50_ms | p95_ms | max_ms | budget_p95_ms |")
     print("|---|---|---|---|---|")
-    print(
-        f"| lexical (no dense encoder), {len(lat_ms)} turns | {np.percentile(lat_ms, 50):.2f} | {np.percentile(lat_ms, 95):.2f}"
-        f" | {lat_ms.max():.2f} | 15 |"
-    )
+    p50, p95 = np.percentile(lat_ms, [50, 95])
+    print(f"| lexical (no dense encoder), {len(lat_ms)} turns | {p50:.2f} | {p95:.2f} | {lat_ms.max():.2f} | 15 |")
     return 0
 
 

@@ -122,6 +122,9 @@ _ON_OFF = (
     re.compile(r"^(?P<obj>[\w' -]+?)\s+(?P<dir>on|off|out)$"),
 )
 _EVERYWHERE = re.compile(r"\b(?:all|every|everything|everywhere|whole house|entire house)\b")
+_QUESTION = re.compile(
+    r"^(?:is|are|was|were|what|what's|whats|how|why|when|where|which|who|do|does|did|can|could|should)\b"
+)
 _CANONICAL_VERBS = frozenset({"turn", "switch"})
 _ARTICLES = frozenset({"the", "a", "my", "our", "all", "all the", "in", "in the", "of", "of the"})
 
@@ -336,12 +339,18 @@ def _on_off_command(on: bool, target: _Target, inp: RuleInput) -> tuple[Command,
         )
     domain = target.domain
     area_id = target.area_id if target.area_id is not None else ctx.device_area_id
-    if domain is None or area_id is None:
+    if domain is None:
         return None
-    members = [e for e in ctx.exposed_entities if e.domain == domain and e.area_id == area_id]
+    members = [e for e in ctx.exposed_entities if e.domain == domain and area_id is not None and e.area_id == area_id]
+    if not members and target.area_id is None and domain != "light":
+        # Not in this room, and the room was not named: the only one in the home.
+        members = [e for e in ctx.exposed_entities if e.domain == domain]
+        if len(members) != 1:
+            return None
+        area_id = members[0].area_id
     if not members:
         return None
-    if domain == "light":
+    if domain == "light" and area_id is not None:
         ids = tuple(sorted(e.entity_id for e in members))
         return (Command(f"{verb} the lights in the {_area_text(ctx, area_id)}", intent, ids, action, area_id, "light"),)
     if len(members) == 1:
@@ -588,6 +597,8 @@ def rule_on_off(inp: RuleInput) -> Resolution | None:
     if _DARK.match(text):
         commands = _on_off_command(True, _Target((), inp.context.device_area_id, "light", False), inp)
         return Resolution("on_off", commands, 0.8) if commands else None
+    if _QUESTION.match(text):
+        return None
     for pattern in _ON_OFF:
         match = pattern.match(text)
         if match:

@@ -657,6 +657,8 @@ class Rewriter:
         ConfigError
             Invalid trigger or commands (see :func:`~.teaching.validate_teaching`).
         """
+        if isinstance(commands, str):
+            raise ConfigError("commands must be a list of texts, not one text")
         request = validate_teaching(trigger, list(commands))
         rewrite = TaughtRewrite(request.trigger, request.commands, scope, self._clock() if time_s is None else time_s)
         self.store.add_taught(rewrite)
