@@ -243,6 +243,7 @@ class Ducker:
         self.gain = np.ones((frames, 1), np.float32)
         self.gain_db = 0.0
         self._hold = 0
+        self._settled = True
 
     def update(self, announcing: bool) -> NDArray[np.float32]:
         """Advance one block; returns the per-sample media gain, shape (frames, 1), float32."""
@@ -252,7 +253,11 @@ class Ducker:
             self._hold -= 1
         target = self.duck_db if (announcing or self._hold > 0) else 0.0
         if self.gain_db == target:
+            if not self._settled:  # the last ramp block ended on target: hold it flat
+                self.gain.fill(np.float32(10.0 ** (target / 20.0)))
+                self._settled = True
             return self.gain
+        self._settled = False
         if target < self.gain_db:
             np.multiply(self._steps, -self.attack_db_per_sample, out=self._db)
             self._db += self.gain_db

@@ -230,7 +230,8 @@ class AudioEngine:
     duck_db, attack_s, release_s, hold_s : media ducking under announcements.
     ceiling_db, knee_db : the soft limiter (dBFS).
     reconnect_initial_s, reconnect_max_s : backoff between reopening attempts (doubling).
-    watchdog_s : a real-time stream silent this long is treated as lost.
+    watchdog_s : a real-time stream silent this long (once it has started) is treated as lost.
+    start_timeout_s : how long a freshly opened real-time stream may take to deliver its first block.
     bus_capacity_s : seconds the media and announcement buses hold.
     """
 
@@ -254,6 +255,7 @@ class AudioEngine:
         reconnect_initial_s: float = 1.0,
         reconnect_max_s: float = 30.0,
         watchdog_s: float = 1.0,
+        start_timeout_s: float = 10.0,
         bus_capacity_s: float = 2.0,
     ) -> None:
         if block_size is None:
@@ -271,6 +273,7 @@ class AudioEngine:
         self.reconnect_initial_s = reconnect_initial_s
         self.reconnect_max_s = reconnect_max_s
         self.watchdog_s = watchdog_s
+        self.start_timeout_s = start_timeout_s
         frames, n_in, n_out = self.config.block_size, self.config.input_channels, self.config.output_channels
         self.bus_frames = frames * BUS_SAMPLE_RATE // self.config.sample_rate
 
@@ -366,9 +369,9 @@ class AudioEngine:
         self._stop.clear()
         self._lost.clear()
         self._open_backend()
+        self._set_state(EngineState.RUNNING, None)  # before the worker can report a loss
         self._worker = threading.Thread(target=self._run, name="echo-sense-audio-worker", daemon=True)
         self._worker.start()
-        self._set_state(EngineState.RUNNING, None)
 
     def stop(self) -> None:
         """Stop streaming, close the device, join every thread the engine started, end subscriptions."""
@@ -523,11 +526,11 @@ class AudioEngine:
     # ------------------------------------------------------------------ worker side
     def _run(self) -> None:
         poll_s = self.config.block_duration_s / 2
-        last_count, last_progress = self.callbacks, time.monotonic()
+        last_count, last_progress, started = self.callbacks, time.monotonic(), False
         while not self._stop.is_set():
             if self._lost.is_set():
                 self._recover()
-                last_count, last_progress = self.callbacks, time.monotonic()
+                last_count, last_progress, started = self.callbacks, time.monotonic(), False
                 continue
             if self._lockstep:
                 self._stop.wait(poll_s * 10)  # the callback does the work; wake for loss or stop
@@ -535,10 +538,13 @@ class AudioEngine:
             self._service()
             now = time.monotonic()
             if self.callbacks != last_count:
-                last_count, last_progress = self.callbacks, now
-            elif now - last_progress > self.watchdog_s:
-                self._on_backend_error(DeviceError(f"no audio from the device for {self.watchdog_s:g} s"))
-                continue
+                last_count, last_progress, started = self.callbacks, now, True
+            else:
+                # PortAudio through PulseAudio can take seconds to deliver the first block.
+                limit_s = self.watchdog_s if started else max(self.watchdog_s, self.start_timeout_s)
+                if now - last_progress > limit_s:
+                    self._on_backend_error(DeviceError(f"no audio from the device for {limit_s:g} s"))
+                    continue
             self._stop.wait(poll_s)
 
     def _recover(self) -> None:
