@@ -124,3 +124,39 @@ async def test_real_portaudio_device_is_listed_and_probed_at_96k(hass: HomeAssis
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SAMPLE_RATE] == 96000
     assert result["data"][CONF_INPUT_CHANNELS] >= 1
+
+
+async def test_reconfigure_moves_the_hub_to_another_device(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="ALSA:USB 48k Card",
+        data={CONF_DEVICE_ID: "ALSA:USB 48k Card", "device_name": "USB 48k Card", CONF_SAMPLE_RATE: 48000},
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    schema_default = result["data_schema"].schema
+    assert next(k for k in schema_default if k == CONF_DEVICE_ID).default() == "ALSA:USB 48k Card"
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Hub Array 96k"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.unique_id == "ALSA:Hub Array 96k"
+    assert entry.data[CONF_SAMPLE_RATE] == 96000
+    assert entry.title == "Hub Array 96k"
+
+
+async def test_reconfigure_to_a_device_of_another_hub_aborts(
+    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
+) -> None:
+    MockConfigEntry(domain=DOMAIN, unique_id="ALSA:Hub Array 96k", data={}).add_to_hass(hass)
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="ALSA:USB 48k Card", data={CONF_DEVICE_ID: "ALSA:USB 48k Card"})
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Hub Array 96k"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.unique_id == "ALSA:USB 48k Card"

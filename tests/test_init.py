@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -11,9 +12,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.diagnostics import async_get_config_entry_diagnostics
 from custom_components.echo_sense.hub import EchoSenseHub
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, AudioEngine, EngineState
 
-from .conftest import ScriptedPortAudio
+from .conftest import ScriptedPortAudio, needs_pulse
 
 SIMULATED_DATA = {
     "device_id": SIMULATED_DEVICE_ID,
@@ -24,19 +25,33 @@ SIMULATED_DATA = {
 }
 
 
+def _wait_for_blocks(engine: AudioEngine, blocks: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while engine.blocks_processed < blocks:
+        assert time.monotonic() < deadline, f"engine processed only {engine.blocks_processed} blocks"
+        time.sleep(0.02)
+
+
 async def test_setup_and_unload_leave_nothing_running(hass: HomeAssistant) -> None:
     threads_before = set(threading.enumerate())
-    entry = MockConfigEntry(domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, data=SIMULATED_DATA)
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
+    )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert isinstance(entry.runtime_data, EchoSenseHub)
+    hub = entry.runtime_data
+    assert isinstance(hub, EchoSenseHub)
+    await hass.async_add_executor_job(_wait_for_blocks, hub.engine, 10)
+    assert hub.engine.state is EngineState.RUNNING
+    assert hass.states.get("sensor.simulated_room_demo_audio_engine").state == "running"
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     leftover = {t for t in set(threading.enumerate()) - threads_before if not isinstance(t, threading._DummyThread)}
+    assert not [t for t in leftover if t.name.startswith("echo-sense")]
     assert not [t for t in leftover if not t.name.startswith(("ThreadPoolExecutor", "SyncWorker"))]
 
 
@@ -51,15 +66,21 @@ async def test_stored_device_that_is_gone_retries_setup(
     assert "Unplugged Card" in (entry.reason or "")
 
 
-async def test_stored_device_that_is_present_sets_up(
-    hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
-) -> None:
-    data = dict(SIMULATED_DATA, device_id="ALSA:Hub Array 96k", device_name="Hub Array 96k")
-    entry = MockConfigEntry(domain=DOMAIN, unique_id="ALSA:Hub Array 96k", data=data)
+@needs_pulse
+async def test_real_device_streams_through_the_engine(hass: HomeAssistant) -> None:
+    """The PulseAudio null sink as the hub's card: a real duplex stream at 96 kHz."""
+    data = dict(SIMULATED_DATA, device_id="ALSA:pulse", device_name="pulse", input_channels=2)
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="ALSA:pulse", data=data)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.LOADED
+    hub = entry.runtime_data
+    engine = hub.engine
+    await hass.async_add_executor_job(_wait_for_blocks, engine, 20)
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
-    assert diagnostics["hub"]["portaudio_index"] == 3
-    assert diagnostics["hub"]["simulated"] is False
+    assert diagnostics["hub"]["backend"] == "sounddevice"
+    assert diagnostics["hub"]["engine"]["state"] == "running"
+    assert diagnostics["hub"]["engine"]["sample_rate"] == 96000
+    assert diagnostics["hub"]["engine"]["latency_s"] > 0
     assert await hass.config_entries.async_unload(entry.entry_id)
+    assert engine.state is EngineState.STOPPED

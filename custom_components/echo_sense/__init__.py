@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant
 
 from .hub import EchoSenseConfigEntry, EchoSenseHub
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.SENSOR]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) -> bool:

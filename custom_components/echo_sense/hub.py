@@ -1,27 +1,53 @@
 """EchoSenseHub: the config entry's runtime data.
 
-It adapts the library's hardware side to Home Assistant: it checks that the entry's sound
-device is present, and (as the capabilities land) owns the audio engine and the pipelines
-that run on it. Blocking library calls go through the executor; nothing blocks the loop.
+It adapts the library to Home Assistant: it owns the :class:`AudioEngine` on the entry's
+sound device (or the simulated room), turns the engine's health into entity availability
+and a repair issue, and (as the capabilities land) the pipelines that run on the engine.
+The engine runs on its own threads; its callbacks hop to the event loop with
+``call_soon_threadsafe``, and blocking calls (start, stop) run in the executor.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import async_track_time_interval
 
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
-from echo_sense_dsp.audio.devices import find_device_index
-from echo_sense_dsp.errors import DeviceError
+from echo_sense_dsp.audio import (
+    SIMULATED_DEVICE_ID,
+    AudioBackend,
+    AudioEngine,
+    EngineState,
+    ProbeResult,
+    SimulatedBackend,
+    SoundDeviceBackend,
+)
+from echo_sense_dsp.errors import EchoSenseError
+from echo_sense_dsp.room import LiveRoom
 
-from .const import CONF_DEVICE_ID, CONF_DEVICE_NAME, CONF_INPUT_CHANNELS, CONF_OUTPUT_CHANNELS, CONF_SAMPLE_RATE, DOMAIN
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_DEVICE_NAME,
+    CONF_INPUT_CHANNELS,
+    CONF_OUTPUT_CHANNELS,
+    CONF_SAMPLE_RATE,
+    DOMAIN,
+    MANUFACTURER,
+)
 
 _LOGGER = logging.getLogger(__name__)
+
+STATS_INTERVAL = timedelta(seconds=10)
+SIMULATED_SCENARIO = "demo_day"
 
 type EchoSenseConfigEntry = ConfigEntry[EchoSenseHub]
 
@@ -51,6 +77,15 @@ class HubConfig:
     def simulated(self) -> bool:
         return self.device_id == SIMULATED_DEVICE_ID
 
+    @property
+    def probe(self) -> ProbeResult:
+        return ProbeResult(self.device_id, self.sample_rate, self.input_channels, self.output_channels)
+
+
+def simulated_room(config: HubConfig) -> LiveRoom:
+    """The simulated room the demo and the tests use as hardware (the demo household's day)."""
+    return LiveRoom(SIMULATED_SCENARIO, driver_count=config.output_channels)
+
 
 class EchoSenseHub:
     """Everything one echo_sense device runs, for the lifetime of its config entry."""
@@ -59,33 +94,114 @@ class EchoSenseHub:
         self.hass = hass
         self.entry = entry
         self.config = HubConfig.from_entry(entry)
-        self.device_index: int | None = None
+        self.engine = AudioEngine.from_probe(self.config.probe, self._new_backend)
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._unsubscribers: list[Callable[[], None]] = []
+        self._device_lost_logged = False
+
+    @property
+    def issue_id(self) -> str:
+        return f"device_lost_{self.entry.entry_id}"
+
+    @property
+    def available(self) -> bool:
+        """Entities are available while the engine streams."""
+        return self.engine.state is EngineState.RUNNING
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        return DeviceInfo(
+            identifiers={(DOMAIN, self.config.device_id)},
+            name=self.entry.title,
+            manufacturer=MANUFACTURER,
+            model="Simulated hub" if self.config.simulated else self.config.device_name,
+            sw_version=_library_version(),
+        )
+
+    def _new_backend(self) -> AudioBackend:
+        """A fresh backend for the engine (called on start and on every reconnect)."""
+        if self.config.simulated:
+            return SimulatedBackend(simulated_room(self.config), realtime=True)
+        return SoundDeviceBackend(self.config.device_id)
 
     async def async_setup(self) -> None:
-        """Make sure the sound device is there; raise ConfigEntryNotReady so HA retries if not."""
-        if self.config.simulated:
-            return
+        """Start the engine; raise ConfigEntryNotReady (HA retries) when the device cannot open."""
+        self._unsubscribers.append(self.engine.add_state_listener(self._engine_state_changed))
         try:
-            self.device_index, _ = await self.hass.async_add_executor_job(find_device_index, self.config.device_id)
-        except DeviceError as err:
+            await self.hass.async_add_executor_job(self.engine.start)
+        except EchoSenseError as err:
+            await self.async_shutdown()
             raise ConfigEntryNotReady(
                 translation_domain=DOMAIN,
                 translation_key="device_unavailable",
                 translation_placeholders={"device": self.config.device_name, "reason": str(err)},
             ) from err
+        self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
 
     async def async_shutdown(self) -> None:
-        """Stop everything the hub started (nothing may be left running after unload)."""
-        self.device_index = None
+        """Stop the engine and everything the hub started; nothing is left running."""
+        while self._unsubscribers:
+            self._unsubscribers.pop()()
+        await self.hass.async_add_executor_job(self.engine.stop)
+        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` whenever the hub's state changes; returns the remover."""
+        self._listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            self._listeners.remove(update)
+
+        return remove
+
+    @callback
+    def _async_notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    @callback
+    def _async_refresh(self, _now: Any) -> None:
+        self._async_notify()
+
+    def _engine_state_changed(self, state: EngineState, reason: str | None) -> None:
+        """Engine listener: runs on the engine's threads, so hop to the event loop."""
+        self.hass.loop.call_soon_threadsafe(self._async_engine_state_changed, state, reason)
+
+    @callback
+    def _async_engine_state_changed(self, state: EngineState, reason: str | None) -> None:
+        if state in (EngineState.DEVICE_LOST, EngineState.RECONNECTING):
+            if not self._device_lost_logged:
+                _LOGGER.warning("Sound device %s lost (%s); reconnecting", self.config.device_name, reason)
+                self._device_lost_logged = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="device_lost",
+                translation_placeholders={"device": self.config.device_name, "reason": reason or "unknown"},
+            )
+        elif state is EngineState.RUNNING:
+            if self._device_lost_logged:
+                _LOGGER.info("Sound device %s is back", self.config.device_name)
+                self._device_lost_logged = False
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+        self._async_notify()
 
     def diagnostics(self) -> dict[str, Any]:
         """The hub's state for the diagnostics download."""
         return {
             "device_id": self.config.device_id,
             "device_name": self.config.device_name,
-            "simulated": self.config.simulated,
-            "sample_rate": self.config.sample_rate,
-            "input_channels": self.config.input_channels,
-            "output_channels": self.config.output_channels,
-            "portaudio_index": self.device_index,
+            "backend": "simulated" if self.config.simulated else "sounddevice",
+            "engine": self.engine.stats(),
         }
+
+
+def _library_version() -> str:
+    from echo_sense_dsp import __version__
+
+    return __version__
