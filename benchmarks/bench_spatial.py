@@ -67,9 +67,11 @@ def _freqs() -> NDArray[np.float64]:
     return np.fft.rfftfreq(EVAL_FFT_SIZE, 1.0 / SAMPLE_RATE)[1:].astype(np.float64)
 
 
-def _fir_response(layout: DeviceLayout, mode: str, f: NDArray[np.float64]) -> NDArray[np.complex128]:
+def _fir_response(
+    layout: DeviceLayout, mode: str, f: NDArray[np.float64], sweet_spot: str = "seat"
+) -> NDArray[np.complex128]:
     """Shipped FIRs as (F, n_drivers, n_inputs) responses, the modelling delay removed."""
-    filters = design_filters(layout, mode, SAMPLE_RATE)
+    filters = design_filters(layout, mode, SAMPLE_RATE, sweet_spot)
     spec = np.fft.rfft(filters.impulse_responses.astype(np.float64), n=EVAL_FFT_SIZE, axis=0)[1:]  # (F, I, N)
     spec *= np.exp(2j * np.pi * f * filters.delay_samples / SAMPLE_RATE)[:, None, None]
     return np.asarray(np.swapaxes(spec, 1, 2))
@@ -111,7 +113,9 @@ def poses(layout: DeviceLayout) -> dict[str, HeadPose]:
 def separation_table(layout: DeviceLayout) -> list[str]:
     f = _freqs()
     ref = _reference(layout, f)[:, None, None]
-    ctc = _fir_response(layout, "spatial", f)[:, :, :2] @ np.linalg.inv(virtualiser_matrix(f))
+    inverse_virtualiser = np.linalg.inv(virtualiser_matrix(f))
+    seat_ctc = _fir_response(layout, "spatial", f, "seat")[:, :, :2] @ inverse_virtualiser
+    wide_ctc = _fir_response(layout, "spatial", f, "wide")[:, :, :2] @ inverse_virtualiser
     plain = _fir_response(layout, "stereo", f)
     textbook = textbook_crosstalk_canceller(layout, f)
     rows = [
@@ -121,7 +125,13 @@ def separation_table(layout: DeviceLayout) -> list[str]:
     ]
     for name, pose in poses(layout).items():
         plant = driver_to_ear_transfer(layout, f, pose, "sphere") / ref
-        for label, filt in (("plain stereo", plain), ("textbook CTC", textbook), ("echo_sense", ctc)):
+        systems = (
+            ("plain stereo", plain),
+            ("textbook CTC", textbook),
+            ("echo_sense seat", seat_ctc),
+            ("echo_sense wide", wide_ctc),
+        )
+        for label, filt in systems:
             sep = separation_db(plant @ filt, f)
             avg = float(np.mean(sep[: len(AVERAGE_BANDS_HZ)]))
             rows.append(f"| {name} | {label} | " + " | ".join(f"{s:.1f}" for s in sep) + f" | {avg:.1f} |")
@@ -198,6 +208,7 @@ def coloration_rows(layout: DeviceLayout) -> list[str]:
     plant = driver_to_ear_transfer(layout, f, poses(layout)["seat"], "sphere") / _reference(layout, f)[:, None, None]
     plain = _fir_response(layout, "stereo", f)
     spatial = _fir_response(layout, "spatial", f)
+    wide = _fir_response(layout, "spatial", f, "wide")
     textbook = textbook_crosstalk_canceller(layout, f)
     centres = 100.0 * 2.0 ** (np.arange(0, 22) / 3.0)
     centres = centres[centres <= 16000]
@@ -214,10 +225,12 @@ def coloration_rows(layout: DeviceLayout) -> list[str]:
     ref_unc = uncorrelated(plain)
     ref_mono = mono(plain.sum(axis=2, keepdims=True))
     dev_sides = 10 * np.log10(uncorrelated(spatial[:, :, :2]) / ref_unc)
+    dev_wide = 10 * np.log10(uncorrelated(wide[:, :, :2]) / ref_unc)
     dev_centre = 10 * np.log10(mono(spatial[:, :, 2:]) / ref_mono)
     dev_text = 10 * np.log10(uncorrelated(textbook) / ref_unc)
     return [
-        f"| {layout.name} | {np.max(np.abs(dev_sides)):.1f} | {np.max(np.abs(dev_centre)):.1f} | "
+        f"| {layout.name} | {np.max(np.abs(dev_sides)):.1f} | {np.max(np.abs(dev_wide)):.1f} | "
+        f"{np.max(np.abs(dev_centre)):.1f} | "
         f"{np.max(np.abs(dev_text)):.1f} |"
     ]
 
@@ -302,8 +315,11 @@ def main() -> None:
     for layout in layouts:
         print("\n".join(beam_rows(layout)))
     print("\n### On-axis coloration vs plain stereo (max |dev| dB, 1/3-octave smoothed, 100 Hz-16 kHz, sphere head)\n")
-    print("| layout | echo_sense L/R (uncorrelated) | echo_sense centre (mono) | textbook CTC (uncorrelated) |")
-    print("|---|---|---|---|")
+    print(
+        "| layout | echo_sense seat L/R (uncorrelated) | echo_sense wide L/R (uncorrelated) | "
+        "echo_sense centre (mono) | textbook CTC (uncorrelated) |"
+    )
+    print("|---|---|---|---|---|")
     for layout in layouts:
         print("\n".join(coloration_rows(layout)))
     print("\n### Latency\n")

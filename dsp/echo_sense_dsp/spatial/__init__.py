@@ -20,6 +20,7 @@ Contents
 ==========================  ============================================================
 
 Modes (:data:`MODES`): ``"stereo"`` (plain, band-split and delay-aligned) and ``"spatial"``.
+Sweet-spot profiles of the canceller (:data:`SWEET_SPOTS`): ``"seat"`` and ``"wide"``.
 Blocks are ``(frames, channels)`` float32; outputs have one channel per driver in the
 layout's order.
 
@@ -47,7 +48,9 @@ from .acoustics import driver_to_ear_transfer, far_field_transfer, point_transfe
 from .convolution import PartitionedConvolver
 from .design import (
     MODES,
+    SWEET_SPOTS,
     RenderFilters,
+    SweetSpot,
     centre_beamformer,
     crosstalk_canceller,
     design_filters,
@@ -64,6 +67,7 @@ __all__ = [
     "HEAD_MODELS",
     "LAYOUTS",
     "MODES",
+    "SWEET_SPOTS",
     "CentreUpmixer",
     "DeviceLayout",
     "Driver",
@@ -72,6 +76,7 @@ __all__ = [
     "PartitionedConvolver",
     "RenderFilters",
     "SpatialRenderer",
+    "SweetSpot",
     "centre_beamformer",
     "crosstalk_canceller",
     "design_filters",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..wavio import read_wav, write_wav
-from .design import MODES
+from .design import MODES, SWEET_SPOTS
 from .layout import LAYOUTS, load_layout
 from .renderer import render
 
@@ -17,7 +17,14 @@ def run_spatialize(args: argparse.Namespace) -> int:
     samples = audio.samples
     if samples.shape[1] > 2:
         samples = samples[:, :2]
-    out = render(samples, layout, mode=args.mode, sample_rate=audio.sample_rate, compensate_latency=True)
+    out = render(
+        samples,
+        layout,
+        mode=args.mode,
+        sample_rate=audio.sample_rate,
+        compensate_latency=True,
+        sweet_spot=args.sweet_spot,
+    )
     write_wav(args.output, out, audio.sample_rate)
     return 0
 
@@ -36,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("output", metavar="OUT.wav")
     parser.add_argument("--layout", required=True, metavar="LAYOUT", help="layout JSON file or preset name")
     parser.add_argument("--mode", choices=MODES, default="spatial", help="spatial (default) or plain stereo")
+    parser.add_argument(
+        "--sweet-spot",
+        choices=tuple(SWEET_SPOTS),
+        default="seat",
+        help="crosstalk canceller: most separation at the seat (default) or a wider zone",
+    )
     parser.set_defaults(func=run_spatialize)
 
 

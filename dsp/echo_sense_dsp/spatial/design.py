@@ -25,7 +25,7 @@ from scipy import signal
 
 from ..physics import SPEED_OF_SOUND_M_S
 from .acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions, point_transfer
-from .head import HeadPose, head_shadow_response, woodworth_itd_s
+from .head import HEAD_RADIUS_M, HeadPose, head_shadow_response, woodworth_itd_s
 from .layout import DeviceLayout
 
 FILTER_TAPS = 2048  # 42.7 ms at 48 kHz: covers the regularised inverse's tails and the band-split IIR tails
@@ -47,6 +47,36 @@ _SMOOTH_OCTAVES = 1.0 / 3.0
 _MIN_DIAGONAL = 0.3  # floor of |ipsilateral response| when normalising the canceller
 
 MODES = ("spatial", "stereo")
+
+
+@dataclass(frozen=True)
+class SweetSpot:
+    """How the crosstalk canceller trades separation at the seat against the zone's width.
+
+    Attributes
+    ----------
+    design_radius_m : float, metres
+        Radius of the head the canceller is designed for. Larger than the real head puts
+        each channel's null just outside the far ear: less separation at the seat, more
+        a few centimetres off-centre (the field near a null of a compact array grows
+        linearly on both sides, so the null's position sets where separation peaks).
+    lateral_offsets_m : tuple of float, metres
+        Head positions (across the listening axis) designed for at once.
+    weights : tuple of float
+        Least-squares weight of each position.
+    """
+
+    design_radius_m: float
+    lateral_offsets_m: tuple[float, ...] = (0.0,)
+    weights: tuple[float, ...] = (1.0,)
+
+
+#: Sweet-spot profiles by name: "seat" maximises separation at the listening position,
+#: "wide" keeps separation a head's width to each side.
+SWEET_SPOTS: dict[str, SweetSpot] = {
+    "seat": SweetSpot(design_radius_m=HEAD_RADIUS_M),
+    "wide": SweetSpot(design_radius_m=1.8 * HEAD_RADIUS_M),
+}
 
 
 @dataclass(frozen=True)
@@ -191,8 +221,6 @@ def virtualiser_matrix(frequency_hz: NDArray[np.float64]) -> NDArray[np.complex1
     |ipsi|^2 + |contra|^2 = 2 at every frequency, the ear power of plain stereo on a compact
     device, which keeps the tonal balance of uncorrelated content.
     """
-    from .head import HEAD_RADIUS_M
-
     w_norm = 2 * np.pi * frequency_hz * HEAD_RADIUS_M / (2.0 * SPEED_OF_SOUND_M_S)
     ipsi = (1 - 1j * w_norm) / (1 + 1j * w_norm)
     itd_s = float(woodworth_itd_s(VIRTUAL_SPEAKER_AZIMUTH_RAD))
@@ -205,13 +233,14 @@ def virtualiser_matrix(frequency_hz: NDArray[np.float64]) -> NDArray[np.complex1
     return out
 
 
-def design_poses(layout: DeviceLayout) -> list[HeadPose]:
-    """Head poses the canceller is designed for: the listening position."""
-    return [HeadPose(layout.listener.position_m)]
+def design_poses(layout: DeviceLayout, sweet_spot: SweetSpot) -> list[HeadPose]:
+    """Head poses the canceller is designed for: the listening position and the profile's offsets."""
+    x, y, z = layout.listener.position_m
+    return [HeadPose((x, y + dy, z), 0.0, sweet_spot.design_radius_m) for dy in sweet_spot.lateral_offsets_m]
 
 
 def crosstalk_canceller(
-    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int, sweet_spot: str = "seat"
 ) -> NDArray[np.complex128]:
     """Regularised multi-driver crosstalk canceller, shape (F, n_drivers, 2) (drivers x binaural inputs).
 
@@ -222,15 +251,17 @@ def crosstalk_canceller(
     driver's effort is penalised outside its ``band_hz``, so the inverse band-splits itself.
     The regularisation follows :func:`gain_curve_db`, and each column is normalised so that
     its own ear gets unit (delayed) response, so the inverse keeps the tonal balance.
+    ``sweet_spot`` names a profile in :data:`SWEET_SPOTS`.
     """
-    poses = design_poses(layout)
+    profile = _sweet_spot(sweet_spot)
+    poses = design_poses(layout, profile)
     ref = _reference(layout, frequency_hz)
     plants = np.stack([driver_to_ear_transfer(layout, frequency_hz, p) / ref[:, None, None] for p in poses])
     targets = np.broadcast_to(np.eye(2, dtype=np.complex128), (*plants.shape[:2], 2, 2))
     bands = np.abs(band_split_responses(layout, frequency_hz, sample_rate))
     penalty = 1.0 / np.maximum(bands, 1e-2) ** 2
     gain_db = gain_curve_db(frequency_hz, CTC_MAX_GAIN_DB, CTC_GAIN_CORNERS_HZ)
-    h = regularised_inverse(plants, np.asarray(targets), np.ones(len(poses)), penalty, gain_db)
+    h = regularised_inverse(plants, np.asarray(targets), np.asarray(profile.weights), penalty, gain_db)
     achieved = plants[0] @ h
     diagonal = np.stack([achieved[:, 0, 0], achieved[:, 1, 1]], axis=-1)
     magnitude = np.abs(diagonal)
@@ -312,8 +343,19 @@ def _tonal_match(
     return np.asarray(np.sqrt(smooth_target / smooth_power))
 
 
+def _sweet_spot(name: str) -> SweetSpot:
+    try:
+        return SWEET_SPOTS[name]
+    except KeyError:
+        raise ValueError(f"unknown sweet spot {name!r}; known: {sorted(SWEET_SPOTS)}") from None
+
+
 def filter_responses(
-    layout: DeviceLayout, mode: str, sample_rate: int, frequency_hz: NDArray[np.float64]
+    layout: DeviceLayout,
+    mode: str,
+    sample_rate: int,
+    frequency_hz: NDArray[np.float64],
+    sweet_spot: str = "seat",
 ) -> NDArray[np.complex128]:
     """Frequency responses of the renderer's filters, without the modelling delay.
 
@@ -329,7 +371,7 @@ def filter_responses(
         raise ValueError(f"unknown mode {mode!r}; known: {MODES}")
     ref = _reference(layout, frequency_hz)
     plant = driver_to_ear_transfer(layout, frequency_hz, HeadPose(layout.listener.position_m)) / ref[:, None, None]
-    sides = crosstalk_canceller(layout, frequency_hz, sample_rate) @ virtualiser_matrix(frequency_hz)
+    sides = crosstalk_canceller(layout, frequency_hz, sample_rate, sweet_spot) @ virtualiser_matrix(frequency_hz)
     sides = sides * _tonal_match(_ear_power(plant, plain), _ear_power(plant, sides), frequency_hz)[:, None, None]
     centre = centre_beamformer(layout, frequency_hz, sample_rate)
     mono_plain = np.abs(plant @ plain.sum(axis=2, keepdims=True)) ** 2
@@ -339,14 +381,17 @@ def filter_responses(
 
 
 @functools.lru_cache(maxsize=16)
-def design_filters(layout: DeviceLayout, mode: str = "spatial", sample_rate: int | None = None) -> RenderFilters:
-    """Design (once, then cached) the FIR filters for a layout and mode.
+def design_filters(
+    layout: DeviceLayout, mode: str = "spatial", sample_rate: int | None = None, sweet_spot: str = "seat"
+) -> RenderFilters:
+    """Design (once, then cached) the FIR filters for a layout, mode and sweet-spot profile.
 
     Parameters
     ----------
     layout : DeviceLayout
     mode : {"spatial", "stereo"}
     sample_rate : int, optional, Hz (default: the layout's)
+    sweet_spot : str, a key of :data:`SWEET_SPOTS` (spatial mode only)
 
     Returns
     -------
@@ -354,7 +399,7 @@ def design_filters(layout: DeviceLayout, mode: str = "spatial", sample_rate: int
     """
     rate = int(sample_rate or layout.sample_rate)
     frequency_hz = np.fft.rfftfreq(DESIGN_FFT_SIZE, 1.0 / rate).astype(np.float64)
-    responses = filter_responses(layout, mode, rate, frequency_hz)
+    responses = filter_responses(layout, mode, rate, frequency_hz, sweet_spot)
     delay = round(MODELLING_DELAY_S * rate) if mode == "spatial" else 0
     responses = responses * np.exp(-2j * np.pi * frequency_hz * delay / rate)[:, None, None]
     responses[-1] = responses[-1].real  # a real Nyquist bin
@@ -381,8 +426,6 @@ def textbook_crosstalk_canceller(
     outermost left and right drivers over the full band, ears as points +/-a from the head
     centre, no head. Returns shape (F, n_drivers, 2) with zeros for the unused drivers.
     """
-    from .head import HEAD_RADIUS_M
-
     y = layout.positions_m()[:, 1]
     pair = [int(np.argmax(y)), int(np.argmin(y))]
     centre = np.asarray(layout.listener.position_m)
@@ -400,7 +443,9 @@ __all__ = [
     "FILTER_TAPS",
     "MODELLING_DELAY_S",
     "MODES",
+    "SWEET_SPOTS",
     "RenderFilters",
+    "SweetSpot",
     "alignment_delays_s",
     "band_split_responses",
     "centre_beamformer",

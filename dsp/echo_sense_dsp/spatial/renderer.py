@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from ..errors import AudioFormatError, ConfigError
 from .convolution import PartitionedConvolver
-from .design import MODES, RenderFilters, design_filters
+from .design import MODES, SWEET_SPOTS, RenderFilters, design_filters
 from .layout import DeviceLayout, load_layout
 from .upmix import CentreUpmixer
 
@@ -33,6 +33,10 @@ class SpatialRenderer:
         Frames per :meth:`process` call; default 10 ms (480 at 48 kHz). Any size works; the
         upmix hop is its largest divisor up to 5 ms, so sizes with small divisors only
         (primes) cost more CPU.
+    sweet_spot : str
+        Crosstalk-canceller profile, a key of :data:`SWEET_SPOTS`: ``"seat"`` (most
+        separation at the listening position) or ``"wide"`` (less at the seat, more 10 cm
+        to either side). Ignored in stereo mode.
 
     Notes
     -----
@@ -46,9 +50,12 @@ class SpatialRenderer:
         mode: str = "spatial",
         sample_rate: int | None = None,
         block_size: int | None = None,
+        sweet_spot: str = "seat",
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown spatial mode {mode!r}; choose one of {', '.join(MODES)}")
+        if sweet_spot not in SWEET_SPOTS:
+            raise ConfigError(f"unknown sweet spot {sweet_spot!r}; choose one of {', '.join(SWEET_SPOTS)}")
         self.layout = load_layout(layout)
         rate = int(sample_rate or self.layout.sample_rate)
         if rate < 8000:
@@ -58,9 +65,10 @@ class SpatialRenderer:
         if block_size < 1:
             raise ConfigError(f"block_size must be >= 1, got {block_size}")
         self.mode = mode
+        self.sweet_spot = sweet_spot if mode == "spatial" else "seat"
         self.sample_rate = rate
         self.block_size = block_size
-        self.filters: RenderFilters = design_filters(self.layout, mode, rate)
+        self.filters: RenderFilters = design_filters(self.layout, mode, rate, self.sweet_spot)
         self._upmixer: CentreUpmixer | None = None
         if mode == "spatial":
             self._upmixer = CentreUpmixer(rate, block_size)
@@ -121,12 +129,14 @@ def render(
     sample_rate: int | None = None,
     block_size: int | None = None,
     compensate_latency: bool = False,
+    sweet_spot: str = "seat",
 ) -> NDArray[np.float32]:
     """Render a whole stereo signal (offline), identical to streaming it through :class:`SpatialRenderer`.
 
     Parameters
     ----------
     stereo : ndarray, shape (frames, 2) (or (frames, 1) / (frames,) mono, duplicated), float
+    layout, mode, sample_rate, block_size, sweet_spot : as for :class:`SpatialRenderer`
     compensate_latency : bool
         If True, drop the renderer's latency so the output lines up with the input and has
         the same length; otherwise the output is exactly the streamed blocks, trimmed to
@@ -143,7 +153,7 @@ def render(
         raise AudioFormatError(f"render expects (frames, 2) stereo or mono audio, got shape {x.shape}")
     if x.shape[1] == 1:
         x = np.repeat(x, 2, axis=1)
-    renderer = SpatialRenderer(layout, mode, sample_rate, block_size)
+    renderer = SpatialRenderer(layout, mode, sample_rate, block_size, sweet_spot)
     block_size = renderer.block_size
     frames = x.shape[0]
     skip = renderer.latency_samples if compensate_latency else 0
