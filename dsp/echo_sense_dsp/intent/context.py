@@ -7,6 +7,7 @@ Assistant objects. Every class round-trips through JSON-serialisable dicts.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import ConfigError
@@ -17,6 +18,11 @@ RUNNING_STATES = frozenset({"on", "running", "heat", "heating", "cooking", "wash
 
 ATTRIBUTE_KEYS = ("current_temperature", "temperature", "brightness", "unit_of_measurement", "hvac_action")
 """The attribute subset the integration copies into :class:`EntityInfo` (others are ignored)."""
+
+
+@lru_cache(maxsize=8192)
+def _spoken_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(normalize_utterance(n) for n in names if n.strip()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,7 @@ class EntityInfo:
     @property
     def spoken_names(self) -> tuple[str, ...]:
         """Normalised name and aliases, the forms an utterance can contain."""
-        return tuple(dict.fromkeys(normalize_utterance(n) for n in (self.name, *self.aliases) if n.strip()))
+        return _spoken_names((self.name, *self.aliases))
 
     @property
     def is_running(self) -> bool:
@@ -122,7 +128,7 @@ class AreaInfo:
     @property
     def spoken_names(self) -> tuple[str, ...]:
         """Normalised name and aliases."""
-        return tuple(dict.fromkeys(normalize_utterance(n) for n in (self.name, *self.aliases) if n.strip()))
+        return _spoken_names((self.name, *self.aliases))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""

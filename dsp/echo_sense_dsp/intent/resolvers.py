@@ -30,6 +30,10 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
 
 from .context import EntityInfo, HomeContext
 from .retrieval import LexicalEncoder
@@ -78,6 +82,9 @@ DOMAIN_WORDS: dict[str, str] = {
     "thermostat": "climate",
 }
 """Generic words for a kind of device, and the domain they mean."""
+
+TV_WORDS = frozenset({"tv", "telly", "television"})
+"""Generic words that mean a television, not any media player."""
 
 ON_OFF_DOMAINS = frozenset({"light", "fan", "switch", "media_player", "climate", "input_boolean", "cover"})
 
@@ -200,6 +207,11 @@ class RuleInput:
 _NAME_ENCODER = LexicalEncoder(dim=1024, ngram_range=(2, 3), word_weight=1.0)
 
 
+@lru_cache(maxsize=8192)
+def _name_embedding(name: str) -> npt.NDArray[np.float32]:
+    return np.asarray(_NAME_ENCODER.encode([name])[0], dtype=np.float32)
+
+
 def strip_fillers(text: str) -> str:
     """Remove politeness and hedges around a command ("can you ... please")."""
     return _FILLER.sub("", text).strip()
@@ -283,8 +295,8 @@ def _match_name(phrase: str, entities: Sequence[EntityInfo], prefer_area: str | 
     names = [(e, n) for e in entities for n in e.spoken_names]
     if not names:
         return None, False
-    emb = _NAME_ENCODER.encode([phrase, *(n for _, n in names)])
-    sims = emb[1:] @ emb[0]
+    query = _NAME_ENCODER.encode([phrase])[0]
+    sims = [float(_name_embedding(n) @ query) for _, n in names]
     best_by_entity: dict[str, float] = {}
     for (ent, _), sim in zip(names, sims, strict=True):
         bonus = 0.05 if prefer_area is not None and ent.area_id == prefer_area else 0.0
@@ -328,6 +340,11 @@ def resolve_target(phrase: str, inp: RuleInput, *, allow_near_miss: bool = True)
     return None
 
 
+def _is_tv(ent: EntityInfo) -> bool:
+    """Whether a media player is a television (device class or a TV word in its names)."""
+    return ent.device_class == "tv" or any(TV_WORDS.intersection(n.split()) for n in ent.spoken_names)
+
+
 def _on_off_command(on: bool, target: _Target, inp: RuleInput) -> tuple[Command, ...] | None:
     ctx = inp.context
     intent = TURN_ON if on else TURN_OFF
@@ -341,10 +358,11 @@ def _on_off_command(on: bool, target: _Target, inp: RuleInput) -> tuple[Command,
     area_id = target.area_id if target.area_id is not None else ctx.device_area_id
     if domain is None:
         return None
-    members = [e for e in ctx.exposed_entities if e.domain == domain and area_id is not None and e.area_id == area_id]
+    kind = [e for e in ctx.exposed_entities if e.domain == domain and (domain != "media_player" or _is_tv(e))]
+    members = [e for e in kind if area_id is not None and e.area_id == area_id]
     if not members and target.area_id is None and domain != "light":
         # Not in this room, and the room was not named: the only one in the home.
-        members = [e for e in ctx.exposed_entities if e.domain == domain]
+        members = kind
         if len(members) != 1:
             return None
         area_id = members[0].area_id

@@ -284,3 +284,22 @@ def test_interaction_log_is_bounded() -> None:
         rw.record_outcome(rw.rewrite(f"utterance {i}", ctx, time_s=float(i)), Outcome.SUCCESS)
     assert len(rw.store.log) == 50
     assert rw.store.log[0].utterance == "utterance 150"
+
+
+def test_tv_word_never_lands_on_a_media_player_that_is_not_a_tv() -> None:
+    # Regression (found by the held-out benchmark home): "turn on the tv" in a home whose only
+    # media player is a speaker turned the speaker on.
+    from echo_sense_dsp.intent import EntityInfo
+
+    ctx = make_context("kitchen")
+    speaker_only = HomeContext(
+        entities=(
+            *(e for e in ctx.entities if e.domain != "media_player"),
+            EntityInfo("media_player.speaker", "Office Speaker", area_id="kitchen"),
+        ),
+        areas=ctx.areas,
+        device_area_id="kitchen",
+        now_s=NOW_S,
+    )
+    assert not Rewriter().rewrite("switch the telly on", speaker_only, time_s=NOW_S).changed
+    assert Rewriter().rewrite("switch the telly on", ctx, time_s=NOW_S).rewritten == "turn on the tv"
