@@ -172,6 +172,7 @@ class EchoSenseHub:
     @callback
     def _async_engine_state_changed(self, state: EngineState, reason: str | None) -> None:
         if state in (EngineState.DEVICE_LOST, EngineState.RECONNECTING):
+            reason = self.engine.last_error or reason  # RECONNECTING's reason is the attempt count
             if not self._device_lost_logged:
                 _LOGGER.warning("Sound device %s lost (%s); reconnecting", self.config.device_name, reason)
                 self._device_lost_logged = True
