@@ -91,7 +91,7 @@ ON_OFF_DOMAINS = frozenset({"light", "fan", "switch", "media_player", "climate",
 _PRONOUNS = frozenset({"it", "that", "them", "this", "those", "these"})
 _FILLER = re.compile(
     r"^(?:(?:hey|ok|okay|please|can you|could you|would you|will you|just|now|so)\s+)+"
-    r"|(?:\s+(?:please|for me|now|thanks|thank you))+$"
+    r"|(?:\s+(?:please|for me|now|again|thanks|thank you))+$"
 )
 _HERE = re.compile(r"\s*\b(?:in here|here|in this room|this room)\b")
 _FOLLOW_UP = (
@@ -114,6 +114,7 @@ _WARMER = re.compile(
     r"|^(?:i'?m|i am|it'?s|it is)\s+(?:too\s+|a bit\s+|so\s+|really\s+|very\s+)?"
     r"(?P<feel>cold|freezing|chilly|hot|warm|boiling)(?:\s+in here)?$"
     r"|^turn\s+(?P<updown>up|down)\s+the\s+(?:heat|heating|temperature)$"
+    r"|^turn\s+the\s+(?:heat|heating|temperature)\s+(?P<updown_after>up|down)$"
 )
 _BRIGHTER = re.compile(
     r"^(?:make|turn)\s+(?:it|them|the lights?)\s+(?P<dir>brighter|dimmer|darker)$"
@@ -124,14 +125,15 @@ _ON_OFF = (
     re.compile(r"^(?P<verb>turn|switch|power|flip)\s+(?P<dir>on|off|out)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<verb>put|shut)\s+(?P<dir>on|off)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<verb>turn|switch|power|flip|put|shut)\s+(?P<obj>.+?)\s+(?P<dir>on|off|out)$"),
-    re.compile(r"^(?P<verb>kill|cut|shut down|shut off)\s+(?P<obj>.+)$"),
-    re.compile(r"^(?P<verb>fire up|start up)\s+(?P<obj>.+)$"),
+    re.compile(r"^(?P<verb>kill|cut|shut down|shut off|power down)\s+(?P<obj>.+)$"),
+    re.compile(r"^(?P<verb>fire up|start up|power up)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<obj>[\w' -]+?)\s+(?P<dir>on|off|out)$"),
 )
 _EVERYWHERE = re.compile(r"\b(?:all|every|everything|everywhere|whole house|entire house)\b")
 _QUESTION = re.compile(
     r"^(?:is|are|was|were|what|what's|whats|how|why|when|where|which|who|do|does|did|can|could|should)\b"
 )
+_ON_VERBS = frozenset({"fire up", "start up", "power up"})
 _CANONICAL_VERBS = frozenset({"turn", "switch"})
 _ARTICLES = frozenset({"the", "a", "my", "our", "all", "all the", "in", "in the", "of", "of the"})
 
@@ -441,7 +443,7 @@ def rule_anaphora(inp: RuleInput) -> Resolution | None:
     else:
         return None
     direction = match.groupdict().get("dir")
-    on = direction == "on" or match.group("verb") in {"fire up", "start up"}
+    on = direction == "on" or match.group("verb") in _ON_VERBS
     last = _last_commands(inp)
     if last and last[0].domain is not None and last[0].area_id is not None:
         commands = _on_off_command(on, _Target((), last[0].area_id, last[0].domain, True), inp)
@@ -468,7 +470,7 @@ def rule_relative_climate(inp: RuleInput) -> Resolution | None:
     match = _WARMER.match(inp.text)
     if not match:
         return None
-    word = match.group("dir") or match.group("feel") or match.group("updown")
+    word = match.group("dir") or match.group("feel") or match.group("updown") or match.group("updown_after")
     warmer = word in {"warmer", "hotter", "cold", "freezing", "chilly", "up"}
     climate = _climate_target(inp)
     if climate is None:
@@ -629,7 +631,7 @@ def rule_on_off(inp: RuleInput) -> Resolution | None:
     groups = match.groupdict()
     verb = groups.get("verb") or ""
     direction = groups.get("dir")
-    on = direction == "on" or verb in {"fire up", "start up"}
+    on = direction == "on" or verb in _ON_VERBS
     target = resolve_target(obj, inp)
     if target is None:
         return None

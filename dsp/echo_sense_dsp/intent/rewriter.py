@@ -83,6 +83,7 @@ _CRITICAL_TOKENS = frozenset(
 )
 """Words whose difference makes two phrases mean different things however similar they look."""
 
+_ITS = re.compile(r"^(?:it'?s|it is)\s+")
 _PRONOUN_RE = re.compile(r"\b(?:it|that|them|this|those|these|too|also)\b")
 _CANONICAL_ON_OFF = re.compile(r"^turn (?P<dir>on|off) (?P<obj>.+)$")
 _TEMPERATURE_OF = re.compile(r"^what is the temperature (?:of|in) (?P<obj>.+)$")
@@ -373,7 +374,8 @@ class Rewriter:
         if teaching is not None:
             return teaching
         scopes = (base.speaker, HOUSEHOLD) if base.speaker != HOUSEHOLD else (HOUSEHOLD,)
-        forms = tuple(dict.fromkeys((norm, strip_fillers(norm))))
+        stripped = strip_fillers(norm)
+        forms = tuple(dict.fromkeys((norm, stripped, _ITS.sub("", stripped))))
         for scope in scopes:
             for form in forms:
                 taught = self.store.taught.get((scope, form))
