@@ -54,7 +54,6 @@ C128 = NDArray[np.complex128]
 
 DEFAULT_SAMPLE_RATE = 96000
 NOISE_CHUNK = 4096
-SCATTER_HALF_BAND_HZ = 8000.0
 CONTROL_STEPS_PER_DECIMATION = 16  # control period = 16 decimated samples (0.5 ms at 96 kHz)
 MIN_REFLECTOR_DISTANCE_M = 0.05
 
@@ -65,7 +64,7 @@ class _Tape:
     def __init__(self, channels: int, dtype: type, lookback: int) -> None:
         self.lookback = int(lookback)
         cap = max(4 * self.lookback, 1 << 15)
-        self.buf = np.zeros((cap, channels), dtype=dtype)
+        self.buf: NDArray[Any] = np.zeros((cap, channels), dtype=dtype)
         self.base = -self.lookback  # absolute index of buf[0]
         self.end = 0  # absolute index one past the last written sample
 
@@ -92,14 +91,15 @@ class _Tape:
         return self.buf[i0 - self.base : i1 - self.base]
 
 
-def _fft_convolve_tail(seg: NDArray[np.floating], spec_cache: dict[int, C128], rir: F32, frames: int) -> F64:
+def _fft_convolve_tail(
+    seg: NDArray[np.floating], spec_cache: dict[int, NDArray[np.complexfloating]], rir: F32, frames: int
+) -> F64:
     """Last ``frames`` samples of seg (T, I) convolved with rir (L, I, O): returns (frames, O)."""
     length = rir.shape[0]
     nfft = sfft.next_fast_len(seg.shape[0] + length - 1, real=True)
-    h = spec_cache.get(nfft)
-    if h is None:
-        h = sfft.rfft(rir, nfft, axis=0)
-        spec_cache[nfft] = h
+    if nfft not in spec_cache:
+        spec_cache[nfft] = sfft.rfft(rir, nfft, axis=0)
+    h = spec_cache[nfft]
     x = sfft.rfft(seg, nfft, axis=0)
     y = np.einsum("fi,fio->fo", x, h)
     out = sfft.irfft(y, nfft, axis=0)
@@ -111,7 +111,7 @@ class _AudibleSource:
     start: int
     signal: F32  # already at level
     rir: F32  # (L, 1, n_mics)
-    spec: dict[int, C128]
+    spec: dict[int, NDArray[np.complexfloating]]
 
 
 class RoomEngine:
@@ -129,9 +129,9 @@ class RoomEngine:
         self.scenario = sc = scenario
         self.sample_rate = fs = sc.sample_rate
         self.loop = loop
-        self.duration_frames = int(round(sc.duration_s * fs))
+        self.duration_frames = round(sc.duration_s * fs)
         room, dev = sc.room, sc.device
-        self.c_m_s = c = speed_of_sound_m_s(room.temperature_c)
+        self.c_m_s = speed_of_sound_m_s(room.temperature_c)
         seeds = np.random.SeedSequence(sc.seed).spawn(4)
         dev_rng, motion_rng, signal_rng = (np.random.default_rng(s) for s in seeds[:3])
         self._noise_seed = seeds[3]
@@ -198,7 +198,7 @@ class RoomEngine:
                 )
             )
         self.static_rir = np.stack(rirs, axis=1)  # (L, D, M)
-        self._static_spec: dict[int, C128] = {}
+        self._static_spec: dict[int, NDArray[np.complexfloating]] = {}
         self._rad = _Tape(self.driver_count, np.float64, self.rir_length + 256)
 
     def _init_sources(self, rng: np.random.Generator) -> None:
@@ -226,7 +226,7 @@ class RoomEngine:
                 reference_m=1.0,
                 extra_delay_s=self.mic_delay_s,
             )
-            start = int(round(src.start_s * self.sample_rate))
+            start = round(src.start_s * self.sample_rate)
             self.sources.append(_AudibleSource(start, sig, rir[:, None, :], {}))
 
     def _source_signal(self, src: Source, rng: np.random.Generator) -> F32 | None:
@@ -258,29 +258,38 @@ class RoomEngine:
     def _init_moving(self, rng: np.random.Generator) -> None:
         sc, fs = self.scenario, self.sample_rate
         self.motion = SceneMotion(sc, rng)
-        half = min(SCATTER_HALF_BAND_HZ, fs / 12.0)
-        probe_hz = sc.drive.probe.frequency_hz if sc.drive.probe is not None else 40000.0
-        self.scatter_center_hz = int(round(min(max(probe_hz, half), fs / 2 - half)))
+        # Scatter band: 28-44 kHz at 96 kHz. The centre sits at 3/8 fs so that the image of the
+        # band at -(fs - 2 f_c) (from demodulating a real signal) lands at 16-32 kHz, in the
+        # baseband filter's stop band, as does everything aliasing at the decimated rate.
+        half = fs / 12.0
+        self.scatter_center_hz = round(0.375 * fs)
         self.scatter_band_hz = (self.scatter_center_hz - half, self.scatter_center_hz + half)
         self.decimation = dec = max(1, int(fs // (4 * half)))
         self.control_step = CONTROL_STEPS_PER_DECIMATION * dec
-        rate_bb = fs / dec
-        self._half_taps = g = 24 * max(1, int(round(fs / 96000)))  # G = G2
-        stop = rate_bb - half
-        cutoff = 0.5 * (half + stop)
-        self._h_dec = sps.firwin(2 * g + 1, cutoff, window=("kaiser", 9.0), fs=fs)
+        self._half_taps = g = 32 * max(1, round(fs / 96000))  # G = G2
+        self._h_dec = sps.firwin(2 * g + 1, 1.5 * half, window=("kaiser", 8.0), fs=fs)
         self._h_up = self._h_dec * dec
-        self.min_delay = 2 * g + 4 * dec  # samples
+        self.min_delay = 2 * g + (4 + CONTROL_STEPS_PER_DECIMATION) * dec  # samples of look-ahead
         self._turb = self._turbulence_paths(rng) if sc.turbulence is not None else None
         n_turb = 0 if self._turb is None else self._turb["tau"].shape[0]
         self.has_moving = self.motion.n_points > 0 or n_turb > 0
+        probe_hz = sc.drive.probe.frequency_hz if sc.drive.probe is not None else float(self.scatter_center_hz)
+        if not self.scatter_band_hz[0] <= probe_hz <= self.scatter_band_hz[1]:
+            _LOGGER.warning(
+                "probe %.0f Hz is outside the scatter band %s Hz: no moving echoes", probe_hz, self.scatter_band_hz
+            )
+            probe_hz = float(self.scatter_center_hz)
+        # moving paths get the air absorption at the probe frequency (within the band it
+        # varies by < 0.4 dB/m)
         self.alpha_c_db_per_m = float(
-            air_absorption_db_per_m(self.scatter_center_hz, sc.room.temperature_c, sc.room.relative_humidity_pct)
+            air_absorption_db_per_m(probe_hz, sc.room.temperature_c, sc.room.relative_humidity_pct)
         )
         self._max_delay = int(0.2 * fs)  # reflector paths are capped at 0.2 s (68 m)
         self._a = _Tape(self.driver_count, np.complex128, (self._max_delay + 2 * g) // dec + 16)
         self._b = _Tape(self.mic_count, np.complex128, 4 * g // dec + 16)
+        self._f = _Tape(4 * self.driver_count, np.complex64, (self._max_delay + 2 * g) // dec + 16)
         self._k_done = 0
+        self._f_done = 0
         self._j_done = 0
 
     def _turbulence_paths(self, rng: np.random.Generator) -> dict[str, Any]:
@@ -328,7 +337,7 @@ class RoomEngine:
     def _path_params(self, t_ctrl_idx: NDArray[np.int64]) -> tuple[F64, C128, NDArray[np.int64]]:
         """Delays (P, M, C) in samples, complex gains (P, M, C) and drivers (P,) at control points."""
         fs, sc = self.sample_rate, self.scenario
-        t_s = t_ctrl_idx * (self.control_step / fs)
+        t_s = np.asarray(t_ctrl_idx * (self.control_step / fs), dtype=np.float64)
         if self.loop and self.duration_frames > 0:
             t_s = np.mod(t_s, sc.duration_s)
         taus: list[F64] = []
@@ -383,41 +392,69 @@ class RoomEngine:
         self._a.append(a)
         self._k_done = k_end
 
-    def _scatter_baseband(self, j_end: int) -> None:
-        """Extend the mic baseband tape b[j] (time j*dec) up to j_end (exclusive)."""
-        j0 = self._j_done
-        if j_end <= j0:
+    def _farrow(self) -> None:
+        """Extend the Farrow tape: cubic-Lagrange coefficients (c0..c3) of a on [k, k + 1]."""
+        f0, f1 = self._f_done, self._k_done - 2
+        if f1 <= f0:
             return
+        a = self._a.get(f0 - 1, f1 + 2)  # (f1 - f0 + 3, D)
+        am1, a0, a1, a2 = a[:-3], a[1:-2], a[2:-1], a[3:]
+        coef = np.stack(
+            [
+                a0,
+                -am1 / 3 - a0 / 2 + a1 - a2 / 6,
+                am1 / 2 - a0 + a1 / 2,
+                -am1 / 6 + a0 / 2 - a1 / 2 + a2 / 6,
+            ],
+            axis=-1,
+        ).astype(np.complex64)  # (K, D, 4)
+        self._f.append(coef.reshape(coef.shape[0], -1))
+        self._f_done = f1
+
+    def _scatter_baseband(self, j_needed: int) -> None:
+        """Extend the mic baseband tape b[j] (time j*dec) by whole control intervals past ``j_needed``.
+
+        Within a control interval (16 baseband samples) the delay is linear, the interpolated
+        envelope is read from the Farrow tape, and the carrier phase exp(-j w_c tau) is built
+        by products of exp(-j w_c dtau / 16)^(1, 2, 4, 8); gains are the interval's mean.
+        """
+        per = CONTROL_STEPS_PER_DECIMATION
+        j0 = self._j_done
+        if j_needed <= j0:
+            return
+        c0, c1 = j0 // per, -(-j_needed // per)  # intervals [c0, c1)
         dec, cs, g = self.decimation, self.control_step, self._half_taps
-        u = np.arange(j0, j_end, dtype=np.int64) * dec  # full-rate times
-        c_lo = int(u[0] // cs)
-        c_hi = int(u[-1] // cs) + 2
-        ctrl = np.arange(c_lo, c_hi, dtype=np.int64)
-        tau_c, gain_c, drv = self._path_params(ctrl)  # (P, M, C)
-        pos = (u - c_lo * cs) / cs
-        ci = np.minimum(pos.astype(np.int64), ctrl.size - 2)
-        fr = pos - ci
-        tau = tau_c[:, :, ci] * (1 - fr) + tau_c[:, :, ci + 1] * fr  # (P, M, J)
-        gain = gain_c[:, :, ci] * (1 - fr) + gain_c[:, :, ci + 1] * fr
-        tau = np.minimum(tau, self._max_delay)
-        q = (u[None, None, :] - tau + g) / dec
+        self._farrow()
+        ctrl = np.arange(c0, c1 + 1, dtype=np.int64)
+        tau_c, gain_c, drv = self._path_params(ctrl)  # (P, M, C + 1)
+        tau_c = np.minimum(tau_c, self._max_delay)
+        qc = (ctrl * cs - tau_c + g) / dec  # baseband read position at the control points
+        k = np.arange(per) / per
+        q = qc[..., :-1, None] + (qc[..., 1:] - qc[..., :-1])[..., None] * k  # (P, M, C, per)
         i0 = np.floor(q).astype(np.int64)
-        mu = q - i0
-        a_buf = self._a.buf
-        base = i0 - 1 - self._a.base
-        w0 = -mu * (mu - 1) * (mu - 2) / 6
-        w1 = (mu + 1) * (mu - 1) * (mu - 2) / 2
-        w2 = -(mu + 1) * mu * (mu - 2) / 2
-        w3 = (mu + 1) * mu * (mu - 1) / 6
-        col = drv[:, None, None]
-        env = (
-            w0 * a_buf[base, col] + w1 * a_buf[base + 1, col] + w2 * a_buf[base + 2, col] + w3 * a_buf[base + 3, col]
-        )
+        mu = (q - i0).astype(np.float32)
+        i0 -= self._f.base
         wc = 2 * np.pi * self.scatter_center_hz / self.sample_rate
-        rot = np.exp(-1j * (wc * tau))
-        b = np.einsum("pmj,pmj->jm", gain * env, rot)
-        self._b.append(b)
-        self._j_done = j_end
+        phi = wc * tau_c
+        rot0 = np.exp(-1j * phi[..., :-1])
+        gain = (0.5 * (gain_c[..., :-1] + gain_c[..., 1:]) * rot0).astype(np.complex64)  # (P, M, C)
+        e = np.exp(-1j * (phi[..., 1:] - phi[..., :-1]) / per).astype(np.complex64)
+        w = gain[..., None]
+        for _ in range(4):  # w[k] = gain * e^k, k = 0..15, by binary powers
+            w = np.concatenate([w, w * e[..., None]], axis=-1)
+            e = e * e
+        b = np.zeros((self.mic_count, c1 - c0, per), dtype=np.complex64)
+        fbuf = self._f.buf
+        for d in range(self.driver_count):
+            sel = np.flatnonzero(drv == d)
+            if sel.size == 0:
+                continue
+            coef = fbuf[:, 4 * d : 4 * d + 4][i0[sel]]  # (p, M, C, per, 4)
+            m = mu[sel]
+            env = ((coef[..., 3] * m + coef[..., 2]) * m + coef[..., 1]) * m + coef[..., 0]
+            b += np.sum(w[sel] * env, axis=0)
+        self._b.append(b.reshape(self.mic_count, -1).T)
+        self._j_done = c1 * per
 
     def moving_paths(self, n0: int, frames: int) -> F64:
         """Echoes of moving reflectors (and HVAC-jittered walls) for [n0, n0 + frames): (frames, M)."""
@@ -497,7 +534,7 @@ class RoomEngine:
 def scenario_drive(scenario: Scenario, driver_count: int = 1, frames: int | None = None) -> F32:
     """The drive (frames, driver_count) float32 the scenario plays: probe tone + music, clipped to ±1."""
     fs = scenario.sample_rate
-    n = int(round(scenario.duration_s * fs)) if frames is None else frames
+    n = round(scenario.duration_s * fs) if frames is None else frames
     t = np.arange(n) / fs
     y = np.zeros(n)
     drv = scenario.drive
@@ -506,8 +543,8 @@ def scenario_drive(scenario: Scenario, driver_count: int = 1, frames: int | None
     if drv.music is not None:
         m = drv.music
         rng = np.random.default_rng(np.random.SeedSequence(scenario.seed).spawn(5)[4])
-        start = int(round(m.start_s * fs))
-        stop = n if m.stop_s is None else min(n, int(round(m.stop_s * fs)))
+        start = round(m.start_s * fs)
+        stop = n if m.stop_s is None else min(n, round(m.stop_s * fs))
         if stop > start:
             music: F32 | None = None
             if m.source != "synthetic":

@@ -24,6 +24,8 @@ from ..physics import air_absorption_db_per_m
 
 F64 = NDArray[np.float64]
 MIN_PATH_M = 0.005  # a path shorter than this is clamped (a mic inside the speaker)
+SHORT_PATH_SAMPLES = 64  # paths shorter than this many samples get a causal windowed-sinc kernel
+SHORT_PATH_AIR_HZ = 30000.0  # their (tiny, < 0.3 dB) air absorption is taken at this frequency
 
 
 def mic_array_positions(center_m: F64, mic_count: int, radius_m: float) -> F64:
@@ -103,9 +105,9 @@ def impulse_response(
     taper = np.ones_like(freqs)
     if taper_hz is not None:
         lo, hi = taper_hz
-        m = (freqs > lo) & (freqs < hi)
-        taper[m] = 0.5 + 0.5 * np.cos(np.pi * (freqs[m] - lo) / (hi - lo))
-        taper[freqs >= hi] = 0.0
+        band = (freqs > lo) & (freqs < hi)
+        taper[band] = 0.5 + 0.5 * np.cos(np.pi * (freqs[band] - lo) / (hi - lo))
+        taper[freqs >= hi] = 0.0  # beyond the taper
     fade = np.ones(length)
     nf = max(length // 10, 1)
     fade[-nf:] = 0.5 + 0.5 * np.cos(np.pi * np.arange(nf) / nf)
@@ -114,16 +116,36 @@ def impulse_response(
         delay_s = r / c_m_s + extra[m]
         keep = delay_s * sample_rate < length - 4
         r, delay_s, g = r[keep], delay_s[keep], gains[keep]
+        # Paths arriving within SHORT_PATH_SAMPLES: a causal Kaiser-windowed sinc centred on
+        # the delay (a truncated ideal sinc would lose its pre-ringing, i.e. the future).
+        short = delay_s * sample_rate < SHORT_PATH_SAMPLES
+        h_short = np.zeros(length)
+        for p in np.flatnonzero(short):
+            d = delay_s[p] * sample_rate
+            half = min(int(np.floor(d)), SHORT_PATH_SAMPLES // 2)
+            if half < 1:
+                h_short[round(d)] += reference_m * g[p] / r[p]
+                continue
+            n = np.arange(int(np.floor(d)) - half, int(np.floor(d)) + half + 2)
+            kernel = np.sinc(n - d) * np.kaiser(n.size, 8.0)
+            kernel /= kernel.sum()  # unit gain at DC
+            air = 10 ** (-air_absorption_db_per_m(SHORT_PATH_AIR_HZ, temperature_c, relative_humidity_pct) * r[p] / 20)
+            h_short[n] += reference_m * g[p] / r[p] * float(air) * kernel
+        r, delay_s, g = r[~short], delay_s[~short], g[~short]
         spec = np.zeros(freqs.size, dtype=np.complex128)
+        df = freqs[1] - freqs[0]
         for s in range(0, r.size, 48):
             sl = slice(s, s + 48)
             amp = reference_m * g[sl] / r[sl]
-            # exp(-r * (alpha + j 2 pi f / c)) with the delay's extra part as a phase term
-            expo = -np.outer(r[sl], alpha_np_per_m) - 2j * np.pi * np.outer(delay_s[sl], freqs)
-            spec += amp @ np.exp(expo)
-        h = np.fft.irfft(spec * taper, nfft)[:length]
+            absorb = np.exp(-np.outer(r[sl], alpha_np_per_m))
+            # exp(-j 2 pi f tau) on the uniform bin grid by recurrence (error ~1e-12)
+            step = np.exp(-2j * np.pi * df * delay_s[sl])
+            phase = np.cumprod(np.broadcast_to(step[:, None], (step.size, freqs.size - 1)), axis=1)
+            spec[0] += amp @ absorb[:, 0]
+            spec[1:] += amp @ (absorb[:, 1:] * phase)
+        h = np.fft.irfft(spec * taper, nfft)[:length] + h_short
         out[:, m] = (h * fade).astype(np.float32)
     return out
 
 
-__all__ = ["MIN_PATH_M", "image_sources", "impulse_response", "mic_array_positions"]
+__all__ = ["MIN_PATH_M", "SHORT_PATH_SAMPLES", "image_sources", "impulse_response", "mic_array_positions"]

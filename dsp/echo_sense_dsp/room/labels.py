@@ -107,7 +107,7 @@ def scenario_labels(
     """Ground truth of ``scenario`` every ``hop_s`` over ``duration_s`` (default: the scenario's)."""
     dur = scenario.duration_s if duration_s is None else duration_s
     n = max(int(np.ceil(dur / hop_s - 1e-9)), 0)
-    t = np.arange(n) * hop_s
+    t = np.arange(n, dtype=np.float64) * hop_s
     size = np.asarray(scenario.room.size_m)
     dev = np.asarray(scenario.device.position_m)
     occupied = np.zeros(n, dtype=bool)
@@ -137,9 +137,13 @@ def scenario_labels(
         prev_in, prev_posture = False, 0
         for i in range(n):
             if inside[i] != prev_in:
-                events.append({"t_s": round(float(t[i]), 6), "person": person.name, "event": "enter" if inside[i] else "leave"})
+                events.append(
+                    {"t_s": round(float(t[i]), 6), "person": person.name, "event": "enter" if inside[i] else "leave"}
+                )
             elif inside[i] and st.posture[i] != prev_posture and int(st.posture[i]) in _POSTURE_EVENT:
-                events.append({"t_s": round(float(t[i]), 6), "person": person.name, "event": _POSTURE_EVENT[int(st.posture[i])]})
+                events.append(
+                    {"t_s": round(float(t[i]), 6), "person": person.name, "event": _POSTURE_EVENT[int(st.posture[i])]}
+                )
             prev_in, prev_posture = bool(inside[i]), int(st.posture[i])
     fan_on = np.zeros(n, dtype=bool)
     for f in scenario.fans:

@@ -161,7 +161,9 @@ class PersonModel:
         for k in range(4):
             jit += 0.0025 * np.sin(2 * np.pi * self.jitter_hz[k] * t_s + self.jitter_phase[k])
         jit *= typing
-        arm_r = at(arm_fwd + 0.15 * gait * swing + 0.4 * reach, -0.22 + 0.25 * page + 0.3 * self.reach_dir * reach, arm_z)
+        arm_r = at(
+            arm_fwd + 0.15 * gait * swing + 0.4 * reach, -0.22 + 0.25 * page + 0.3 * self.reach_dir * reach, arm_z
+        )
         hand = at(arm_fwd + 0.1 + jit + 0.4 * reach, -0.05 + 0.2 * page + 0.3 * self.reach_dir * reach, arm_z + jit)
         pos = np.stack([torso, head, arm_l, arm_r, leg_l, leg_r, hand])
         refl = np.array(

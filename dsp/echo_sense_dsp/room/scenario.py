@@ -221,7 +221,7 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """The scenario as JSON-ready dict (``load_scenario(s.to_dict()) == s``)."""
-        return cast(dict[str, Any], json.loads(json.dumps(asdict(self))))
+        return cast("dict[str, Any]", json.loads(json.dumps(asdict(self))))
 
 
 # --------------------------------------------------------------------------- validation
@@ -322,8 +322,8 @@ def _room(v: Any) -> Room:
         if not 0.0 <= a <= 1.0:
             raise _fail(f"room.absorption[{i}]", f"{a} is outside [0, 1]")
     return Room(
-        size_m=cast(Vec3, size),
-        absorption=cast(tuple[float, float, float, float, float, float], absorption),
+        size_m=cast("Vec3", size),
+        absorption=cast("tuple[float, float, float, float, float, float]", absorption),
         temperature_c=_num(d, "temperature_c", "room", 21.0, -20.0, 50.0),
         relative_humidity_pct=_num(d, "relative_humidity_pct", "room", 45.0, 0.0, 100.0),
         max_order=_int(d, "max_order", "room", 6, 0, 20),
@@ -346,14 +346,14 @@ def _device(v: Any) -> Device:
     )
     speakers_raw = _list(d, "speakers_m", "device") or [[0.0, 0.0, 0.02]]
     speakers = tuple(
-        cast(Vec3, _vec({"s": s}, "s", "", None)) if isinstance(s, list | tuple) and len(s) == 3 else _bad_vec(s, i)
+        cast("Vec3", _vec({"s": s}, "s", "", None)) if isinstance(s, list | tuple) and len(s) == 3 else _bad_vec(s, i)
         for i, s in enumerate(speakers_raw)
     )
     randomize = d.get("randomize", True)
     if not isinstance(randomize, bool):
         raise _fail("device.randomize", f"expected true or false, got {randomize!r}")
     return Device(
-        position_m=cast(Vec3, _vec(d, "position_m", "device", Device.position_m)),
+        position_m=cast("Vec3", _vec(d, "position_m", "device", Device.position_m)),
         mic_count=_int(d, "mic_count", "device", 4, 1, 16),
         mic_radius_m=_num(d, "mic_radius_m", "device", 0.035, 0.0, 0.5),
         speakers_m=speakers,
@@ -410,7 +410,7 @@ def _person(v: Any, i: int) -> Person:
         kfs.append(
             Keyframe(
                 t_s=t,
-                position_m=cast(tuple[float, float], _vec(kd, "position_m", kp, None, 2)),
+                position_m=cast("tuple[float, float]", _vec(kd, "position_m", kp, None, 2)),
                 posture=_str(kd, "posture", kp, "standing", POSTURES),
                 activity=_str(kd, "activity", kp, "still", ACTIVITIES),
             )
@@ -422,8 +422,8 @@ def _fan(v: Any, i: int) -> Fan:
     p = f"fans[{i}]"
     d = _obj(v, p, tuple(Fan.__dataclass_fields__))
     return Fan(
-        position_m=cast(Vec3, _vec(d, "position_m", p, None)),
-        axis=cast(Vec3, _vec(d, "axis", p, (0.0, 0.0, 1.0))),
+        position_m=cast("Vec3", _vec(d, "position_m", p, None)),
+        axis=cast("Vec3", _vec(d, "axis", p, (0.0, 0.0, 1.0))),
         radius_m=_num(d, "radius_m", p, 0.15, 0.01, 2.0),
         blades=_int(d, "blades", p, 3, 1, 12),
         rpm=_num(d, "rpm", p, 900.0, 0.0, 10000.0),
@@ -437,8 +437,8 @@ def _curtain(v: Any, i: int) -> Curtain:
     p = f"curtains[{i}]"
     d = _obj(v, p, tuple(Curtain.__dataclass_fields__))
     return Curtain(
-        center_m=cast(Vec3, _vec(d, "center_m", p, None)),
-        normal=cast(Vec3, _vec(d, "normal", p, (1.0, 0.0, 0.0))),
+        center_m=cast("Vec3", _vec(d, "center_m", p, None)),
+        normal=cast("Vec3", _vec(d, "normal", p, (1.0, 0.0, 0.0))),
         width_m=_num(d, "width_m", p, 1.2, 0.05, 20.0),
         height_m=_num(d, "height_m", p, 1.8, 0.05, 10.0),
         sway_m=_num(d, "sway_m", p, 0.03, 0.0, 1.0),
@@ -451,8 +451,8 @@ def _point(v: Any, i: int) -> Point:
     p = f"points[{i}]"
     d = _obj(v, p, tuple(Point.__dataclass_fields__))
     return Point(
-        position_m=cast(Vec3, _vec(d, "position_m", p, None)),
-        velocity_m_s=cast(Vec3, _vec(d, "velocity_m_s", p, (0.0, 0.0, 0.0))),
+        position_m=cast("Vec3", _vec(d, "position_m", p, None)),
+        velocity_m_s=cast("Vec3", _vec(d, "velocity_m_s", p, (0.0, 0.0, 0.0))),
         reflectivity_m=_num(d, "reflectivity_m", p, 0.1, 0.0, 10.0),
         start_s=_num(d, "start_s", p, 0.0, 0.0),
         stop_s=_opt_num(d, "stop_s", p),
@@ -467,7 +467,7 @@ def _source(v: Any, i: int) -> Source:
         raise _fail(f"{p}.file", f"expected a path string, got {f!r}")
     return Source(
         kind=_str(d, "kind", p, None, SOURCE_KINDS),
-        position_m=cast(Vec3, _vec(d, "position_m", p, None)),
+        position_m=cast("Vec3", _vec(d, "position_m", p, None)),
         file=f,
         signal=_str(d, "signal", p, "speech", NOISE_SIGNALS),
         level_db=_num(d, "level_db", p, -30.0, -200.0, 20.0),
@@ -529,6 +529,7 @@ def _check_inside(sc: Scenario) -> None:
 
 
 # --------------------------------------------------------------------------- presets and loading
+
 
 def _preset_dir() -> Any:
     return resources.files("echo_sense_dsp.room").joinpath("scenarios")

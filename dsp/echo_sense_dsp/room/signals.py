@@ -71,8 +71,9 @@ def _decode_media(p: Path) -> tuple[NDArray[np.floating], int]:
                     arr = arr.mean(axis=0)
                 elif arr.ndim == 2:
                     arr = arr.reshape(-1, len(frame.layout.channels)).mean(axis=1)
-                if np.issubdtype(frame.to_ndarray().dtype, np.integer):
-                    arr = arr / float(np.iinfo(frame.to_ndarray().dtype).max)
+                raw_dtype = np.dtype(frame.to_ndarray().dtype)
+                if raw_dtype.kind in "iu":
+                    arr = arr / float(2 ** (8 * raw_dtype.itemsize - 1))
                 chunks.append(arr.ravel())
     except Exception as err:  # PyAV raises many error types
         raise AudioFormatError(f"{p}: cannot decode: {err}") from err
@@ -83,7 +84,7 @@ def _decode_media(p: Path) -> tuple[NDArray[np.floating], int]:
 
 def synthetic_speech(duration_s: float, sample_rate: int, rng: np.random.Generator) -> F32:
     """Speech-like babble: voiced syllables with intonation and formants, pauses, fricatives."""
-    n = int(round(duration_s * sample_rate))
+    n = round(duration_s * sample_rate)
     t = np.arange(n) / sample_rate
     f0_base = rng.uniform(95.0, 220.0)
     f0 = f0_base * (1 + 0.12 * np.sin(2 * np.pi * 0.4 * t + rng.uniform(0, 6)) + 0.05 * np.sin(2 * np.pi * 3.1 * t))
@@ -118,7 +119,7 @@ def synthetic_speech(duration_s: float, sample_rate: int, rng: np.random.Generat
 
 def synthetic_music(duration_s: float, sample_rate: int, rng: np.random.Generator, bass_boost_db: float = 6.0) -> F32:
     """A loud-bass pop loop: kick on the beat, bass line 40-100 Hz, triad chords, hi-hat."""
-    n = int(round(duration_s * sample_rate))
+    n = round(duration_s * sample_rate)
     t = np.arange(n) / sample_rate
     beat = 0.5  # 120 bpm
     tb = t % beat
@@ -140,11 +141,13 @@ def synthetic_music(duration_s: float, sample_rate: int, rng: np.random.Generato
 
 def coloured_noise(duration_s: float, sample_rate: int, rng: np.random.Generator, colour: str) -> F32:
     """White, pink (-3 dB/octave) or brown (-6 dB/octave) Gaussian noise, unit RMS."""
-    n = int(round(duration_s * sample_rate))
+    n = round(duration_s * sample_rate)
     w = rng.standard_normal(n)
     if colour == "pink":
         # Kellet's economy pink filter (3 poles), good to ~1 dB over the audio band
-        w = sps.lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786], [1, -2.494956002, 2.017265875, -0.522189400], w)
+        w = sps.lfilter(
+            [0.049922035, -0.095993537, 0.050612699, -0.004408786], [1, -2.494956002, 2.017265875, -0.522189400], w
+        )
     elif colour == "brown":
         w = sps.lfilter([1.0], [1.0, -0.995], w)
     rms = float(np.sqrt(np.mean(w**2))) or 1.0
