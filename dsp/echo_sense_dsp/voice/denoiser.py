@@ -1,0 +1,341 @@
+"""The PercepNet-style denoiser: streaming (10 ms frames) and whole-signal APIs.
+
+Per 10 ms hop (``process_frame``), in block-diagram order:
+
+``compute_frame_features`` (analysis, pitch search + Viterbi, comb filter, band energies)
+-> ``compute_network`` (ONNX: ``band_gains``, ``comb_strengths``, GRU state carried)
+-> ``pitch_mix`` (per band, ``(1 - r) X + r P`` normalised to X's energy)
+-> ``envelope_postfilter`` (PercepNet's gain warping, energy-compensated)
+-> ``interp_band_gain`` -> ``frame_synthesis`` (inverse FFT, window, overlap-add).
+
+Latency. The network's output at hop t is for frame t-1 (one frame of look-ahead), so the
+output stream lags the input by ``DELAY_SAMPLES`` = 320 samples (20 ms): 10 ms of
+window overlap and 10 ms of look-ahead. Counting the 10 ms a frame takes to arrive, the
+algorithmic latency is 30 ms. :meth:`Denoiser.process` compensates the delay, so its
+output is aligned with its input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from ..errors import AudioFormatError, ModelError, SampleRateError
+from ..resample import resample
+from .features import (
+    FEATURE_LAYOUT,
+    FRAME_SIZE,
+    FREQ_SIZE,
+    NB_BANDS,
+    SAMPLE_RATE,
+    WINDOW_SIZE,
+    FeatureState,
+    compute_frame_features,
+)
+
+MODEL_NAME = "denoiser"
+LOOKAHEAD_FRAMES = 1  # the network's output at hop t is for frame t-1
+DELAY_SAMPLES = (WINDOW_SIZE - FRAME_SIZE) + LOOKAHEAD_FRAMES * FRAME_SIZE  # 320: output lags input
+ALGORITHMIC_LATENCY_MS = 1000.0 * (DELAY_SAMPLES + FRAME_SIZE) / SAMPLE_RATE  # 30 ms
+CONV_FRAMES = 3  # the network reads features of frames t-2, t-1, t
+SILENCE_MEAN_SQUARE = 1e-9  # -90 dBFS: windows below this skip the network (gains 0, state kept)
+POSTFILTER_BETA = 0.02  # PercepNet's envelope post-filter energy compensation
+
+
+@dataclass(frozen=True)
+class DenoiserSettings:
+    """User settings (the trained model's parameters live in the sidecar, not here).
+
+    Attributes
+    ----------
+    atten_lim_db : float
+        Largest attenuation of any band, dB (>= 0). 100 is "no limit"; 12 is gentle.
+    postfilter : bool
+        Apply the envelope post-filter (attenuates still-noisy bands a little further).
+    """
+
+    atten_lim_db: float = 100.0
+    postfilter: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.atten_lim_db <= 200.0:
+            raise ValueError(f"atten_lim_db must be in [0, 200] dB, got {self.atten_lim_db}")
+
+
+def default_model_path() -> Path:
+    """The shipped ``denoiser.onnx`` inside the package's assets."""
+    return Path(str(resources.files("echo_sense_dsp") / "assets" / f"{MODEL_NAME}.onnx"))
+
+
+def load_sidecar(model_path: Path) -> dict[str, Any]:
+    """Read and check a model's JSON sidecar against the file and this runtime.
+
+    Raises
+    ------
+    ModelError
+        Missing file or sidecar, sha256 mismatch, or a feature layout / shape / rate the
+        runtime does not implement (the message names both values).
+    """
+    sidecar_path = model_path.with_suffix(".json")
+    if not model_path.is_file():
+        raise ModelError(f"denoiser model not found: {model_path}")
+    if not sidecar_path.is_file():
+        raise ModelError(f"denoiser model sidecar not found: {sidecar_path}")
+    try:
+        sidecar: dict[str, Any] = json.loads(sidecar_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ModelError(f"unreadable sidecar {sidecar_path}: {err}") from err
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    expected = {
+        "sha256": digest,
+        "layout_version": FEATURE_LAYOUT.layout_version,
+        "sample_rate": SAMPLE_RATE,
+        "frame_size": FRAME_SIZE,
+        "n_features": FEATURE_LAYOUT.size,
+        "nb_bands": NB_BANDS,
+        "lookahead_frames": LOOKAHEAD_FRAMES,
+    }
+    for key, value in expected.items():
+        if sidecar.get(key) != value:
+            raise ModelError(
+                f"denoiser sidecar {sidecar_path.name}: {key} is {sidecar.get(key)!r}, runtime needs {value!r}"
+            )
+    return sidecar
+
+
+class Denoiser:
+    """Streaming PercepNet-style noise suppressor, 16 kHz mono.
+
+    Parameters
+    ----------
+    settings : DenoiserSettings
+        User settings (attenuation limit, post-filter).
+    model_path : path, optional
+        An ONNX model with its ``.json`` sidecar; the shipped model by default.
+
+    Notes
+    -----
+    Every array, GRU state included, is allocated here. ``process_frame`` allocates only what
+    numpy's FFTs return (two analysis spectra, one synthesis block) and nothing that grows.
+    """
+
+    sample_rate = SAMPLE_RATE
+    frame_size = FRAME_SIZE
+    delay_samples = DELAY_SAMPLES
+
+    def __init__(self, settings: DenoiserSettings | None = None, model_path: Path | str | None = None) -> None:
+        self.settings = settings or DenoiserSettings()
+        path = Path(model_path) if model_path is not None else default_model_path()
+        self.sidecar = load_sidecar(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ModelError(f"cannot load denoiser model {path}: {err}") from err
+        state_shape = tuple(int(d) for d in self.sidecar["gru_state_shape"])
+        self._features = np.zeros((1, CONV_FRAMES, FEATURE_LAYOUT.size), np.float32)
+        self._gru_state_in = np.zeros(state_shape, np.float32)
+        self._gru_state_out = np.zeros(state_shape, np.float32)
+        self._band_gains = np.zeros((1, NB_BANDS), np.float32)
+        self._comb_strengths = np.zeros((1, NB_BANDS), np.float32)
+        self._binding = self._session.io_binding()
+        self._bind("features", self._features, output=False)
+        self._bind("gru_state_in", self._gru_state_in, output=False)
+        self._bind("band_gains", self._band_gains, output=True)
+        self._bind("comb_strengths", self._comb_strengths, output=True)
+        self._bind("gru_state_out", self._gru_state_out, output=True)
+        self._state = FeatureState()
+        self._prev_spectrum = np.zeros(FREQ_SIZE, np.complex64)  # X of frame t-1
+        self._prev_pitch_spectrum = np.zeros(FREQ_SIZE, np.complex64)  # P of frame t-1
+        self._prev_energy = np.zeros((3, NB_BANDS), np.float32)  # Ex, Ep, Exp of frame t-1
+        self._prev_mean_square = 0.0
+        self._mixed = np.zeros(FREQ_SIZE, np.complex64)
+        self._bin_scratch = np.zeros((2, FREQ_SIZE), np.float32)
+        self._band_scratch = np.zeros((3, NB_BANDS), np.float32)
+        self._gains = np.zeros(NB_BANDS, np.float32)
+        self._synthesis = np.zeros(WINDOW_SIZE, np.float32)
+        self._overlap = np.zeros(WINDOW_SIZE - FRAME_SIZE, np.float32)
+        self._gain_floor = np.float32(10.0 ** (-self.settings.atten_lim_db / 20.0))
+        self.frames_skipped = 0  # silent frames that did not run the network
+
+    def _bind(self, name: str, array: NDArray[np.float32], *, output: bool) -> None:
+        args = (name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        if output:
+            self._binding.bind_output(*args)
+        else:
+            self._binding.bind_input(*args)
+
+    def reset(self) -> None:
+        """Forget the past (a new stream starts)."""
+        self._state.reset()
+        for array in (self._features, self._gru_state_in, self._overlap, self._prev_spectrum, self._prev_energy):
+            array.fill(0)
+        self._prev_pitch_spectrum.fill(0)
+        self._prev_mean_square = 0.0
+        self.frames_skipped = 0
+
+    def process_frame(self, in_frame: NDArray[np.float32], out_frame: NDArray[np.float32]) -> None:
+        """Denoise one 10 ms hop; ``out_frame`` lags ``in_frame`` by ``DELAY_SAMPLES``.
+
+        Parameters
+        ----------
+        in_frame : ndarray, shape (FRAME_SIZE,) or (FRAME_SIZE, 1), float32, 16 kHz, full scale 1.0
+        out_frame : ndarray, same shape, float32, overwritten
+        """
+        if in_frame.size != FRAME_SIZE or out_frame.size != FRAME_SIZE:
+            raise AudioFormatError(f"process_frame takes {FRAME_SIZE} mono samples, got {in_frame.shape}")
+        st = self._state
+        features = self._features[0]
+        features[:-1] = features[1:]
+        compute_frame_features(st, in_frame.reshape(FRAME_SIZE), features[-1])
+        mean_square = float(st.band_energy_x.sum()) / (WINDOW_SIZE * WINDOW_SIZE / 2)
+        if mean_square < SILENCE_MEAN_SQUARE and self._prev_mean_square < SILENCE_MEAN_SQUARE:
+            self.frames_skipped += 1
+            self._gains.fill(0.0)
+            self._comb_strengths.fill(0.0)
+        else:
+            self.compute_network()
+            self._postprocess_gains()
+        self._prev_mean_square = mean_square
+        self.pitch_mix()
+        self.frame_synthesis(out_frame.reshape(FRAME_SIZE))
+        self._prev_spectrum[:] = st.spectrum
+        self._prev_pitch_spectrum[:] = st.pitch_spectrum
+        self._prev_energy[:] = st.band_energy_all
+
+    def compute_network(self) -> None:
+        """Run the ONNX graph on the last three feature frames; carries the GRU state."""
+        self._session.run_with_iobinding(self._binding)
+        np.copyto(self._gru_state_in, self._gru_state_out)
+        np.copyto(self._gains, self._band_gains[0])
+
+    def _postprocess_gains(self) -> None:
+        g = self._gains
+        if self.settings.postfilter:
+            envelope_postfilter(g, self._prev_energy[0], self._band_scratch)
+        np.maximum(g, self._gain_floor, out=g)
+
+    def pitch_mix(self) -> None:
+        """Per band, ``(1 - r) X + r P sqrt(Ex/Ep)``, renormalised to ``Ex`` and times the gain."""
+        weights = self._state.weights
+        ex, ep, _ = self._prev_energy
+        band = self._band_scratch
+        r = self._comb_strengths[0]
+        # bin-wise strength and P scaling (triangular interpolation of the band values)
+        np.add(ep, 1e-20, out=band[0])
+        np.divide(ex, band[0], out=band[0])
+        np.sqrt(band[0], out=band[0])
+        np.multiply(band[0], r, out=band[0])  # r sqrt(Ex/Ep)
+        np.matmul(band[0], weights, out=self._bin_scratch[0])
+        np.subtract(1.0, r, out=band[1])
+        np.matmul(band[1], weights, out=self._bin_scratch[1])
+        mixed = self._mixed
+        np.multiply(self._prev_spectrum, self._bin_scratch[1], out=mixed)
+        mixed += self._prev_pitch_spectrum * self._bin_scratch[0]
+        # renormalise each band to the noisy energy, then apply the gain
+        power = self._bin_scratch[0]
+        np.multiply(mixed.real, mixed.real, out=power)
+        power += mixed.imag * mixed.imag
+        np.matmul(weights, power, out=band[2])
+        band[2] += 1e-20
+        np.divide(ex, band[2], out=band[2])
+        np.sqrt(band[2], out=band[2])
+        band[2] *= self._gains
+        np.matmul(band[2], weights, out=self._bin_scratch[1])
+        mixed *= self._bin_scratch[1]
+
+    def frame_synthesis(self, out: NDArray[np.float32]) -> None:
+        """Inverse FFT, synthesis window, overlap-add; writes the finished FRAME_SIZE samples."""
+        block = np.fft.irfft(self._mixed, WINDOW_SIZE)  # allocates one WINDOW_SIZE float64 array
+        syn = self._synthesis
+        np.multiply(block, self._state.window, out=syn)
+        np.add(self._overlap[:FRAME_SIZE], syn[:FRAME_SIZE], out=out)
+        self._overlap[:] = syn[FRAME_SIZE:]
+
+    def process(self, samples: NDArray[np.floating], sample_rate: int = SAMPLE_RATE) -> NDArray[np.float32]:
+        """Denoise a whole mono signal at any rate; the result is aligned with the input.
+
+        Parameters
+        ----------
+        samples : ndarray, shape (frames,) or (frames, 1), float, full scale 1.0
+        sample_rate : int, Hz; resampled to 16 kHz and back when different
+
+        Returns
+        -------
+        ndarray, same shape as ``samples``, float32, at ``sample_rate``
+
+        Raises
+        ------
+        AudioFormatError
+            More than one channel (mix to mono first: the denoiser is single-channel).
+        SampleRateError
+            A non-positive rate.
+        """
+        x = np.asarray(samples)
+        shape = x.shape
+        if x.ndim == 2 and x.shape[1] != 1:
+            raise AudioFormatError(f"the denoiser takes mono audio, got {x.shape[1]} channels; mix down first")
+        if x.ndim > 2:
+            raise AudioFormatError(f"expected (frames,) or (frames, 1) samples, got shape {x.shape}")
+        if sample_rate <= 0:
+            raise SampleRateError(f"sample rate must be positive, got {sample_rate}")
+        x = x.reshape(-1).astype(np.float32)
+        if sample_rate != SAMPLE_RATE:
+            x = resample(x, sample_rate, SAMPLE_RATE)
+        n = len(x)
+        padded = np.zeros(((n + DELAY_SAMPLES) // FRAME_SIZE + 1) * FRAME_SIZE, np.float32)
+        padded[:n] = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+        out = np.zeros_like(padded)
+        self.reset()
+        for t in range(len(padded) // FRAME_SIZE):
+            frame = slice(t * FRAME_SIZE, (t + 1) * FRAME_SIZE)
+            self.process_frame(padded[frame], out[frame])
+        y = out[DELAY_SAMPLES : DELAY_SAMPLES + n]
+        if sample_rate != SAMPLE_RATE:
+            y = resample(y, SAMPLE_RATE, sample_rate)
+            y = np.pad(y, (0, max(0, shape[0] - len(y))))[: shape[0]]
+        return np.asarray(y, dtype=np.float32).reshape(shape)
+
+
+def envelope_postfilter(
+    gains: NDArray[np.float32], band_energy_x: NDArray[np.float32], scratch: NDArray[np.float32]
+) -> None:
+    """PercepNet's envelope post-filter, in place: ``g' = g sin(pi g / 2)``, energy-compensated.
+
+    Bands with a small gain (still noisy) are attenuated further; the result is scaled by
+    ``sqrt((1 + beta) E0 / (E0 + beta E1))`` with ``E0 = sum g^2 Ex`` and ``E1 = sum g'^2 Ex``
+    (``beta`` = ``POSTFILTER_BETA``), then capped at 1.
+    """
+    warped = scratch[0]
+    np.multiply(gains, np.pi / 2, out=warped)
+    np.sin(warped, out=warped)
+    warped *= gains
+    e0 = float(np.dot(gains * gains, band_energy_x)) + 1e-20
+    e1 = float(np.dot(warped * warped, band_energy_x)) + 1e-20
+    scale = np.sqrt((1.0 + POSTFILTER_BETA) * e0 / (e0 + POSTFILTER_BETA * e1))
+    np.multiply(warped, scale, out=gains)
+    np.minimum(gains, 1.0, out=gains)
+
+
+__all__ = [
+    "ALGORITHMIC_LATENCY_MS",
+    "DELAY_SAMPLES",
+    "LOOKAHEAD_FRAMES",
+    "Denoiser",
+    "DenoiserSettings",
+    "default_model_path",
+    "envelope_postfilter",
+    "load_sidecar",
+]

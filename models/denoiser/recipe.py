@@ -1,0 +1,231 @@
+"""Train the PercepNet-style denoiser's network on cached features (see dataset.py).
+
+Usage (from the repository root)::
+
+    .venv-train/bin/python models/denoiser/recipe.py [--resume] [--max-minutes 40]
+
+The network (``DenoiserNet``) maps the feature vector (``FEATURE_LAYOUT``) to
+``band_gains`` and ``comb_strengths`` (both in [0, 1]). A Conv1d over frames t-2..t feeds
+two stacked GRUs (``gru_state`` holds both); the output at step t is for frame t-1
+(one frame of look-ahead). Targets equal to ``NO_TARGET`` are masked out of the loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from echo_sense_dsp.voice.features import FEATURE_LAYOUT
+
+HERE = Path(__file__).resolve().parent
+CHECKPOINT_DIR = HERE / "checkpoints"
+NO_TARGET = -1.0  # same value as dataset.NO_TARGET
+
+
+def load_config(path: Path = HERE / "config.toml") -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+class DenoiserNet(nn.Module):
+    """Features -> band_gains, comb_strengths, with a GRU state of shape (2, batch, gru_size)."""
+
+    def __init__(self, n_features: int, nb_bands: int, conv_channels: int, gru_size: int, **_: Any) -> None:
+        super().__init__()
+        self.register_buffer("feature_mean", torch.zeros(n_features))
+        self.register_buffer("feature_std", torch.ones(n_features))
+        self.input_conv = nn.Conv1d(n_features, conv_channels, kernel_size=3)
+        self.gru1 = nn.GRU(conv_channels, gru_size, batch_first=True)
+        self.gru2 = nn.GRU(gru_size, gru_size, batch_first=True)
+        self.gains_dense = nn.Linear(2 * gru_size + conv_channels, nb_bands)
+        self.strengths_dense = nn.Linear(2 * gru_size + conv_channels, nb_bands)
+        self.gru_size = gru_size
+
+    def forward(
+        self, features: torch.Tensor, gru_state: torch.Tensor, padded: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """features: (batch, frames, n_features); padded=True adds two zero frames in front (causal)."""
+        if padded:
+            features = torch.nn.functional.pad(features, (0, 0, 2, 0))
+        x = (features - self.feature_mean) / self.feature_std
+        x = torch.tanh(self.input_conv(x.transpose(1, 2))).transpose(1, 2)
+        h1, s1 = self.gru1(x, gru_state[0:1])
+        h2, s2 = self.gru2(h1, gru_state[1:2])
+        cat = torch.cat([x, h1, h2], dim=-1)
+        band_gains = torch.sigmoid(self.gains_dense(cat))
+        comb_strengths = torch.sigmoid(self.strengths_dense(cat))
+        return band_gains, comb_strengths, torch.cat([s1, s2], dim=0)
+
+
+def masked_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float, c4: float) -> torch.Tensor:
+    """PercepNet's loss on ``x^gamma``: squared plus ``c4`` times quartic error, NO_TARGET masked."""
+    mask = (target != NO_TARGET).float()
+    d = pred.clamp_min(1e-4) ** gamma - target.clamp_min(0.0) ** gamma
+    err = d * d + c4 * d**4
+    return (mask * err).sum() / mask.sum().clamp_min(1.0)
+
+
+def total_loss(net_out: tuple[torch.Tensor, ...], gains: torch.Tensor, strengths: torch.Tensor, cfg: dict[str, Any]):
+    """Output at step t is compared with the target of frame t - lookahead."""
+    la = int(cfg["model"]["lookahead_frames"])
+    g_hat, r_hat, _ = net_out
+    g_hat, r_hat = g_hat[:, la:], r_hat[:, la:]
+    gains, strengths = gains[:, : gains.shape[1] - la], strengths[:, : strengths.shape[1] - la]
+    t = cfg["train"]
+    lg = masked_loss(g_hat, gains, t["gain_gamma"], t["quartic_weight"])
+    # strengths: the loss acts on (1 - r)^gamma, as PercepNet does
+    one_minus = torch.where(strengths == NO_TARGET, strengths, 1.0 - strengths)
+    lr = masked_loss(1.0 - r_hat, one_minus, t["gain_gamma"], t["quartic_weight"])
+    return lg + t["strength_weight"] * lr, lg, lr
+
+
+def load_data(cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    cache = Path(cfg["data"]["cache_dir"]).expanduser()
+    parts = [np.load(cache / name) for name in cfg["data"]["train"]]
+    for p in parts:
+        assert int(p["layout_version"]) == FEATURE_LAYOUT.layout_version, "stale feature cache: re-run dataset.py"
+    train = {k: np.concatenate([p[k] for p in parts]) for k in ("features", "band_gains", "comb_strengths")}
+    v = np.load(cache / cfg["data"]["val"])
+    val = {k: v[k] for k in ("features", "band_gains", "comb_strengths", "lengths")}
+    return train, val
+
+
+def evaluate(net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any]) -> tuple[float, float]:
+    net.eval()
+    total_g = total_r = 0.0
+    n = 0
+    with torch.no_grad():
+        start = 0
+        for length in val["lengths"]:
+            sl = slice(start, start + int(length))
+            start += int(length)
+            f = torch.from_numpy(val["features"][sl])[None]
+            g = torch.from_numpy(val["band_gains"][sl])[None]
+            r = torch.from_numpy(val["comb_strengths"][sl])[None]
+            state = torch.zeros(2, 1, net.gru_size)
+            _, lg, lr = total_loss(net(f, state), g, r, cfg)
+            total_g += float(lg)
+            total_r += float(lr)
+            n += 1
+    net.train()
+    return total_g / n, total_r / n
+
+
+def train(cfg: dict[str, Any], resume: bool) -> None:
+    t = cfg["train"]
+    torch.set_num_threads(int(t["threads"]))
+    torch.manual_seed(int(t["seed"]))
+    rng = np.random.default_rng(int(t["seed"]))
+    train_data, val = load_data(cfg)
+    frames = len(train_data["features"])
+    print(f"train frames {frames} ({frames / 360000:.2f} h), val frames {len(val['features'])}", flush=True)
+    net = DenoiserNet(**cfg["model"])
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"parameters: {n_params}", flush=True)
+    opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=1e-4)
+    CHECKPOINT_DIR.mkdir(parents=True, exist_ok=True)
+    last = CHECKPOINT_DIR / "last.pt"
+    elapsed_s = 0.0
+    step = 0
+    best = math.inf
+    if resume and last.exists():
+        ck = torch.load(last, weights_only=False)
+        net.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        elapsed_s, step, best = ck["elapsed_s"], ck["step"], ck["best_val"]
+        print(f"resumed at step {step}, {elapsed_s / 60:.1f} min", flush=True)
+    else:
+        f = train_data["features"]
+        net.feature_mean.copy_(torch.from_numpy(f.mean(axis=0)))
+        net.feature_std.copy_(torch.from_numpy(f.std(axis=0) + 1e-3))
+    budget_s = 60.0 * float(t["max_minutes"])
+    batch, seq = int(t["batch"]), int(t["seq_frames"])
+    t0 = time.monotonic() - elapsed_s
+    last_ck = last_eval = time.monotonic()
+    running = []
+
+    def save(path: Path) -> None:
+        torch.save(
+            {
+                "state_dict": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "model_kwargs": cfg["model"],
+                "config": cfg,
+                "elapsed_s": time.monotonic() - t0,
+                "step": step,
+                "best_val": best,
+                "n_params": n_params,
+            },
+            path,
+        )
+
+    while time.monotonic() - t0 < budget_s:
+        progress = (time.monotonic() - t0) / budget_s
+        lr = t["lr_final"] + 0.5 * (t["lr"] - t["lr_final"]) * (1 + math.cos(math.pi * progress))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        starts = rng.integers(0, frames - seq, size=batch)
+        idx = starts[:, None] + np.arange(seq)[None]
+        f = torch.from_numpy(train_data["features"][idx])
+        g = torch.from_numpy(train_data["band_gains"][idx])
+        r = torch.from_numpy(train_data["comb_strengths"][idx])
+        loss, lg, lr_ = total_loss(net(f, torch.zeros(2, batch, net.gru_size)), g, r, cfg)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for p in net.parameters():
+                p.clamp_(-t["weight_clip"], t["weight_clip"])
+        step += 1
+        running.append((float(lg), float(lr_)))
+        now = time.monotonic()
+        if now - last_eval > 60.0 * t["eval_minutes"]:
+            vg, vr = evaluate(net, val, cfg)
+            tg, tr = np.mean(running, axis=0)
+            running.clear()
+            v = vg + t["strength_weight"] * vr
+            print(
+                f"step {step} {(now - t0) / 60:.1f} min lr {lr:.2e} train g {tg:.4f} r {tr:.4f}"
+                f" | val g {vg:.4f} r {vr:.4f}",
+                flush=True,
+            )
+            if v < best:
+                best = v
+                save(CHECKPOINT_DIR / "best.pt")
+            last_eval = time.monotonic()
+        if now - last_ck > 60.0 * t["checkpoint_minutes"]:
+            save(last)
+            last_ck = time.monotonic()
+    vg, vr = evaluate(net, val, cfg)
+    v = vg + t["strength_weight"] * vr
+    print(f"final step {step} val g {vg:.4f} r {vr:.4f}", flush=True)
+    if v < best:
+        best = v
+        save(CHECKPOINT_DIR / "best.pt")
+    save(last)
+    print(f"done in {(time.monotonic() - t0) / 60:.1f} min, best val {best:.4f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=HERE / "config.toml")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--max-minutes", type=float, default=None)
+    args = parser.parse_args()
+    cfg = load_config(args.config)
+    if args.max_minutes is not None:
+        cfg["train"]["max_minutes"] = args.max_minutes
+    train(cfg, args.resume)
+
+
+if __name__ == "__main__":
+    main()
