@@ -116,6 +116,7 @@ def separation_table(layout: DeviceLayout) -> list[str]:
     inverse_virtualiser = np.linalg.inv(virtualiser_matrix(f))
     seat_ctc = _fir_response(layout, "spatial", f, "seat")[:, :, :2] @ inverse_virtualiser
     wide_ctc = _fir_response(layout, "spatial", f, "wide")[:, :, :2] @ inverse_virtualiser
+    room_ctc = _fir_response(layout, "spatial", f, "room")[:, :, :2] @ inverse_virtualiser
     plain = _fir_response(layout, "stereo", f)
     textbook = textbook_crosstalk_canceller(layout, f)
     rows = [
@@ -130,6 +131,7 @@ def separation_table(layout: DeviceLayout) -> list[str]:
             ("textbook CTC", textbook),
             ("echo_sense seat", seat_ctc),
             ("echo_sense wide", wide_ctc),
+            ("echo_sense room", room_ctc),
         )
         for label, filt in systems:
             sep = separation_db(plant @ filt, f)
@@ -235,16 +237,18 @@ def coloration_rows(layout: DeviceLayout) -> list[str]:
     ]
 
 
-def textbook_latency_ms(layout: DeviceLayout) -> float:
-    """Acausal extent of the textbook inverse (99.9 % of its pre-response energy), ms."""
+def textbook_latency_ms(layout: DeviceLayout) -> tuple[float, float]:
+    """Textbook inverse: (pre-response, total length) holding 99.9 % of each part's energy, ms."""
     n = EVAL_FFT_SIZE
     f = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
     f[0] = 1.0
     h = np.fft.irfft(textbook_crosstalk_canceller(layout, f), n=n, axis=0)
     energy = np.sum(h**2, axis=(1, 2))
     pre = energy[n // 2 :][::-1]  # samples before t = 0, nearest first
-    cumulative = np.cumsum(pre) / max(pre.sum(), 1e-30)
-    return float(np.searchsorted(cumulative, 0.999) / SAMPLE_RATE * 1e3)
+    post = energy[: n // 2]
+    pre_len = np.searchsorted(np.cumsum(pre) / max(pre.sum(), 1e-30), 0.999)
+    post_len = np.searchsorted(np.cumsum(post) / max(post.sum(), 1e-30), 0.999)
+    return float(pre_len / SAMPLE_RATE * 1e3), float((pre_len + post_len) / SAMPLE_RATE * 1e3)
 
 
 def upmix_rows(rng: np.random.Generator) -> list[str]:
@@ -283,16 +287,19 @@ def timing_rows() -> list[str]:
             for _ in range(50):
                 renderer.process(x)
             times = []
+            cpu_start = time.thread_time()
             for _ in range(1000):
                 t0 = time.perf_counter()
                 renderer.process(x)
                 times.append(time.perf_counter() - t0)
+            cpu_us = (time.thread_time() - cpu_start) / 1000 * 1e6
             us = np.asarray(times) * 1e6
             budget = BLOCK_SIZE / SAMPLE_RATE * 1e6
             rows.append(
                 f"| {layout.name} {mode} -> {layout.n_drivers} drivers | {BLOCK_SIZE} | {us.mean():.0f} | "
                 f"{np.percentile(us, 99):.0f} | {budget:.0f} | {us.mean() / budget:.3f} | "
-                f"{int(np.sum(us > budget))} | {renderer.latency_s * 1e3:.1f} |"
+                f"{int(np.sum(us > budget))} | {cpu_us:.0f} | {100 * cpu_us / budget:.1f} | "
+                f"{renderer.latency_s * 1e3:.1f} |"
             )
     return rows
 
@@ -323,19 +330,25 @@ def main() -> None:
     for layout in layouts:
         print("\n".join(coloration_rows(layout)))
     print("\n### Latency\n")
-    print("| layout | textbook CTC pre-response (ms) | echo_sense spatial (ms) | echo_sense stereo (ms) |")
-    print("|---|---|---|---|")
+    print(
+        "| layout | textbook CTC pre-response (ms) | textbook CTC length (ms) | echo_sense spatial (ms) "
+        "| echo_sense filter length (ms) | echo_sense stereo (ms) |"
+    )
+    print("|---|---|---|---|---|---|")
     for layout in layouts:
         sp = SpatialRenderer(layout, "spatial", SAMPLE_RATE, BLOCK_SIZE).latency_s * 1e3
         st = SpatialRenderer(layout, "stereo", SAMPLE_RATE, BLOCK_SIZE).latency_s * 1e3
-        print(f"| {layout.name} | {textbook_latency_ms(layout):.1f} | {sp:.1f} | {st:.1f} |")
+        pre_ms, length_ms = textbook_latency_ms(layout)
+        taps_ms = design_filters(layout, "spatial", SAMPLE_RATE).impulse_responses.shape[0] / SAMPLE_RATE * 1e3
+        print(f"| {layout.name} | {pre_ms:.1f} | {length_ms:.1f} | {sp:.1f} | {taps_ms:.1f} | {st:.1f} |")
     print("\n### Upmix (3 s white-noise sources, second half)\n")
     print("| input | centre level re input (dB) | vocal gain in centre |")
     print("|---|---|---|")
     print("\n".join(upmix_rows(np.random.default_rng(7))))
     print("\n### CPU (one 48 kHz stereo stream, block 480)\n")
-    print("| stage | frame_size | mean_us | p99_us | budget_us | rt_factor | xruns | latency_ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("(wall-clock mean/p99 on a shared machine; cpu_us = thread CPU time per block)\n")
+    print("| stage | frame_size | mean_us | p99_us | budget_us | rt_factor | xruns | cpu_us | core_pct | latency_ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(timing_rows()))
 
 

@@ -20,7 +20,7 @@ Contents
 ==========================  ============================================================
 
 Modes (:data:`MODES`): ``"stereo"`` (plain, band-split and delay-aligned) and ``"spatial"``.
-Sweet-spot profiles of the canceller (:data:`SWEET_SPOTS`): ``"seat"`` and ``"wide"``.
+Sweet-spot profiles of the canceller (:data:`SWEET_SPOTS`): ``"seat"``, ``"wide"``, ``"room"``.
 Blocks are ``(frames, channels)`` float32; outputs have one channel per driver in the
 layout's order.
 

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--sweet-spot",
         choices=tuple(SWEET_SPOTS),
         default="seat",
-        help="crosstalk canceller: most separation at the seat (default) or a wider zone",
+        help="crosstalk canceller: most separation at the seat (default), a wider zone, or mild for a whole room",
     )
     parser.set_defaults(func=run_spatialize)
 

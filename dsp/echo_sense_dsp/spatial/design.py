@@ -72,10 +72,12 @@ class SweetSpot:
 
 
 #: Sweet-spot profiles by name: "seat" maximises separation at the listening position,
-#: "wide" keeps separation a head's width to each side.
+#: "wide" keeps it 10 cm to each side, "room" never makes crosstalk worse than plain
+#: stereo within 30 cm of the seat (nulls 30 cm out: a mild, broad canceller).
 SWEET_SPOTS: dict[str, SweetSpot] = {
     "seat": SweetSpot(design_radius_m=HEAD_RADIUS_M),
     "wide": SweetSpot(design_radius_m=1.8 * HEAD_RADIUS_M),
+    "room": SweetSpot(design_radius_m=0.3),
 }
 
 

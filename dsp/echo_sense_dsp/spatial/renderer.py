@@ -35,8 +35,9 @@ class SpatialRenderer:
         (primes) cost more CPU.
     sweet_spot : str
         Crosstalk-canceller profile, a key of :data:`SWEET_SPOTS`: ``"seat"`` (most
-        separation at the listening position) or ``"wide"`` (less at the seat, more 10 cm
-        to either side). Ignored in stereo mode.
+        separation at the listening position), ``"wide"`` (less at the seat, more 10 cm
+        to either side) or ``"room"`` (mild, never worse than stereo within 30 cm).
+        Ignored in stereo mode.
 
     Notes
     -----

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,10 @@ CENTRE_TOL_DB = 1.0  # centre-panned source energy in the centre channel
 HARD_PAN_MAX_DB = -20.0  # hard-panned source energy allowed in the centre channel
 LATENCY_LIMIT_S = 0.020
 BAND_SPLIT_PEAK_SHIFT = 2  # samples of group delay of the band split at high frequencies
-SEPARATION_AT_SEAT_MIN_DB = 15.0  # averaged 250 Hz-4 kHz on the exact sphere model
+SEPARATION_AT_SEAT_MIN_DB = 15.0
+ALLOCATION_GROWTH_BYTES = (
+    4096  # peak traced memory growth allowed after warm-up  # averaged 250 Hz-4 kHz on the exact sphere model
+)
 BEAM_REJECTION_MIN_DB = 10.0  # centre beam at +/-90 degrees, 1-2 kHz, studio-array
 
 
@@ -253,18 +257,53 @@ def test_process_rejects_a_wrong_block_shape() -> None:
         renderer.process(np.zeros((256, 2), np.float32))
     with pytest.raises(ConfigError, match="mode"):
         SpatialRenderer("narrow-stereo", "surround")
+    with pytest.raises(ConfigError, match="sweet spot"):
+        SpatialRenderer("narrow-stereo", "spatial", sweet_spot="everywhere")
+
+
+def _separation_db(sweet_spot: str, lateral_m: float) -> float:
+    """Mean L/R-channel separation of the shipped canceller on the exact sphere, 250 Hz-4 kHz, dB."""
+    layout = LAYOUTS["studio-array"]
+    filters = design_filters(layout, "spatial", RATE_HZ, sweet_spot)
+    n_fft = 4096
+    f = np.fft.rfftfreq(n_fft, 1 / RATE_HZ)
+    band = (f >= 250 / np.sqrt(2)) & (f < 4000 * np.sqrt(2))
+    spec = np.fft.rfft(filters.impulse_responses.astype(np.float64), n=n_fft, axis=0)[band]
+    sides = np.swapaxes(spec, 1, 2)[:, :, :2] @ np.linalg.inv(virtualiser_matrix(f[band]))
+    x, y, z = layout.listener.position_m
+    ears = driver_to_ear_transfer(layout, f[band], HeadPose((x, y + lateral_m, z)), "sphere") @ sides
+    left = np.sum(np.abs(ears[:, 0, 0]) ** 2) / np.sum(np.abs(ears[:, 1, 0]) ** 2)
+    right = np.sum(np.abs(ears[:, 1, 1]) ** 2) / np.sum(np.abs(ears[:, 0, 1]) ** 2)
+    return float(5 * np.log10(left * right))
 
 
 def test_crosstalk_canceller_separates_ears_at_the_seat_on_the_exact_sphere() -> None:
-    layout = LAYOUTS["studio-array"]
-    filters = design_filters(layout, "spatial")
-    f = np.fft.rfftfreq(8192, 1 / RATE_HZ)[1:]
-    spec = np.fft.rfft(filters.impulse_responses.astype(np.float64), n=8192, axis=0)[1:]
-    sides = np.swapaxes(spec, 1, 2)[:, :, :2] @ np.linalg.inv(virtualiser_matrix(f))
-    ears = driver_to_ear_transfer(layout, f, HeadPose(layout.listener.position_m), "sphere") @ sides
-    band = (f >= 250 / np.sqrt(2)) & (f < 4000 * np.sqrt(2))
-    sep_db = 10 * np.log10(np.sum(np.abs(ears[band, 0, 0]) ** 2) / np.sum(np.abs(ears[band, 1, 0]) ** 2))
-    assert sep_db > SEPARATION_AT_SEAT_MIN_DB
+    assert _separation_db("seat", 0.0) > SEPARATION_AT_SEAT_MIN_DB
+
+
+def test_wide_sweet_spot_trades_seat_separation_for_separation_10_cm_off_centre() -> None:
+    assert _separation_db("wide", 0.1) > _separation_db("seat", 0.1)
+    assert _separation_db("wide", 0.0) < _separation_db("seat", 0.0)
+
+
+def test_process_does_not_grow_memory_after_warm_up(rng: np.random.Generator) -> None:
+    renderer = SpatialRenderer("studio-array", "spatial", RATE_HZ, BLOCK)
+    block = (0.1 * rng.standard_normal((BLOCK, 2))).astype(np.float32)
+    for _ in range(20):
+        renderer.process(block)
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            renderer.process(block)
+        warm_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        for _ in range(500):
+            renderer.process(block)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= warm_peak + ALLOCATION_GROWTH_BYTES
+    assert current <= ALLOCATION_GROWTH_BYTES
 
 
 def test_centre_beam_rejects_the_side_walls() -> None:
