@@ -293,6 +293,7 @@ class AudioEngine:
         self._media = np.zeros((frames + 1, n_out), np.float32)
         self._announcement = np.zeros((frames + 1, n_out), np.float32)
         self._media_resampler = self._bus_resampler()
+        self._bus_silent_blocks: dict[str, int] = {}
         self._announcement_resampler = self._bus_resampler()
 
         self._subscribers: tuple[Subscription, ...] = ()
@@ -621,6 +622,15 @@ class AudioEngine:
         if resampler is None:
             return bus.read_into(out[:frames]) > 0
         had = bus.read_into(self._bus_block) > 0
+        silent_blocks = 0 if had else self._bus_silent_blocks.get(bus.name, 0) + 1
+        self._bus_silent_blocks[bus.name] = silent_blocks
+        if silent_blocks >= 2:
+            # The first silent block rang the filter out (its history, K - 1 frames, is shorter
+            # than a block); from the second on, skip the resampler and play zeros.
+            if silent_blocks == 2:
+                resampler.reset()
+                out[:frames] = 0.0
+            return False
         n = resampler.process_into(self._bus_block, out)
         if n != frames:  # integer ratios give exactly one block; guard the invariant
             out[n:frames] = 0.0
