@@ -9,7 +9,7 @@ multitask learning", ICML 2009).
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -27,6 +27,11 @@ class SentenceEncoder(Protocol):
         """Embedding size ``d``."""
         ...
 
+    @property
+    def min_similarity(self) -> float:
+        """Cosine similarity above which two phrases count as the same request for this encoder."""
+        ...
+
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed normalised texts.
 
@@ -36,6 +41,10 @@ class SentenceEncoder(Protocol):
             One unit-length row per text (all-zero for an empty text).
         """
         ...
+
+
+LEXICAL_MIN_SIMILARITY = 0.78
+"""Lexical cosine above which a phrase retrieves a learned or taught one ("sleepytime" ~ "sleepy time")."""
 
 
 class LexicalEncoder:
@@ -66,6 +75,11 @@ class LexicalEncoder:
         """Embedding size."""
         return self._dim
 
+    @property
+    def min_similarity(self) -> float:
+        """Retrieval threshold for this encoder (lexical cosine)."""
+        return LEXICAL_MIN_SIMILARITY
+
     def _bucket(self, feature: str) -> int:
         bucket = self._cache.get(feature)
         if bucket is None:
@@ -91,8 +105,17 @@ class LexicalEncoder:
         return out
 
 
-ENCODERS: dict[str, type[LexicalEncoder]] = {"lexical": LexicalEncoder}
-"""Registry of encoders by name (a dense ONNX encoder registers here when shipped)."""
+def _onnx_encoder() -> SentenceEncoder:
+    from .encoder import OnnxSentenceEncoder
+
+    return OnnxSentenceEncoder()
+
+
+ENCODERS: dict[str, Callable[[], SentenceEncoder]] = {
+    "lexical": LexicalEncoder,
+    "minilm_int8": _onnx_encoder,
+}
+"""Registry of encoders by name: the lexical fallback and the shipped int8 MiniLM (onnxruntime)."""
 
 
 class EmbeddingIndex:
@@ -126,4 +149,11 @@ def text_similarity(encoder: SentenceEncoder, a: str, b: str) -> float:
     return float(emb[0] @ emb[1])
 
 
-__all__ = ["ENCODERS", "EmbeddingIndex", "LexicalEncoder", "SentenceEncoder", "text_similarity"]
+__all__ = [
+    "ENCODERS",
+    "LEXICAL_MIN_SIMILARITY",
+    "EmbeddingIndex",
+    "LexicalEncoder",
+    "SentenceEncoder",
+    "text_similarity",
+]

@@ -102,8 +102,9 @@ class RewriterSettings:
     min_household_speakers : int
         Distinct speakers whose episodes a household-layer entry needs, so one person's habit
         stays personal until others share it.
-    retrieval_min_similarity : float
-        Cosine similarity a retrieved (not exact) learned or taught phrase needs.
+    retrieval_min_similarity : float or None
+        Cosine similarity a retrieved (not exact) learned or taught phrase needs; None takes the
+        encoder's own ``min_similarity``.
     household_weight : float
         Weight of household-layer candidates relative to personal ones in retrieval ranking.
     rephrase_window_s : float
@@ -119,7 +120,7 @@ class RewriterSettings:
     min_learned_probability: float = 0.6
     min_learned_support: float = 2.0
     min_household_speakers: int = 2
-    retrieval_min_similarity: float = 0.78
+    retrieval_min_similarity: float | None = None
     household_weight: float = 0.9
     rephrase_window_s: float = REPHRASE_WINDOW_S
     dialogue_timeout_s: float = 300.0
@@ -131,7 +132,7 @@ class RewriterSettings:
             raise ConfigError(f"min_learned_probability must be in (0, 1], got {self.min_learned_probability}")
         if self.min_household_speakers < 1:
             raise ConfigError(f"min_household_speakers must be >= 1, got {self.min_household_speakers}")
-        if not 0.0 < self.retrieval_min_similarity <= 1.0:
+        if self.retrieval_min_similarity is not None and not 0.0 < self.retrieval_min_similarity <= 1.0:
             raise ConfigError(f"retrieval_min_similarity must be in (0, 1], got {self.retrieval_min_similarity}")
         if self.max_conversations < 1:
             raise ConfigError(f"max_conversations must be >= 1, got {self.max_conversations}")
@@ -251,6 +252,15 @@ class _Conversation:
     turns: deque[DialogueTurn] = field(default_factory=lambda: deque(maxlen=6))
     guided: GuidedTeaching | None = None
     last_s: float = 0.0
+
+
+def _names_the_home(normalized: str, context: HomeContext) -> bool:
+    """Whether the utterance names an exposed entity or an area word for word."""
+    padded = f" {normalized} "
+    names = [n for e in context.exposed_entities for n in e.spoken_names] + [
+        n for a in context.areas for n in a.spoken_names
+    ]
+    return any(f" {n} " in padded for n in names if n)
 
 
 def speaker_key(user_id: str | None, satellite_id: str | None) -> str:
@@ -406,9 +416,14 @@ class Rewriter:
     def _retrieve(self, base: RewriteDecision, context: HomeContext, scopes: Sequence[str]) -> RewriteDecision:
         index = self._retrieval_index()
         best: tuple[float, str, tuple[str, ...], float] | None = None
+        if _names_the_home(base.normalized, context):
+            return base  # an explicit command: the user said what they meant
+        threshold = self.settings.retrieval_min_similarity
+        if threshold is None:
+            threshold = self.encoder.min_similarity
         query_critical = _CRITICAL_TOKENS.intersection(base.normalized.split())
         for key, sim in index.search(base.normalized, top_k=8):
-            if sim < self.settings.retrieval_min_similarity:
+            if sim < threshold:
                 break
             if _CRITICAL_TOKENS.intersection(key.split()) != query_critical:
                 continue
