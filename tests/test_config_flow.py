@@ -19,6 +19,23 @@ from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from .conftest import ScriptedPortAudio, needs_pulse
 
 
+async def _calibrate(hass: HomeAssistant, result: dict) -> dict:
+    """Wait for the calibration progress to finish and return the step after it."""
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "calibrating"
+    await hass.async_block_till_done()
+    return await hass.config_entries.flow.async_configure(result["flow_id"])
+
+
+async def _calibrate_and_skip_failure(hass: HomeAssistant, result: dict) -> dict:
+    """Scripted cards cannot stream, so their calibration fails: continue uncalibrated."""
+    result = await _calibrate(hass, result)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "calibration_failed"
+    assert result["description_placeholders"]["reason"]
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "uncalibrated"})
+
+
 def _options(result: dict) -> list[dict[str, str]]:
     selector = result["data_schema"].schema[CONF_DEVICE_ID]
     return list(selector.config["options"])
@@ -40,10 +57,19 @@ async def test_form_lists_duplex_devices_first_and_the_simulated_room(
     assert labels["ALSA:USB 48k Card"] == "USB 48k Card (2 in / 2 out, 16k/44.1k/48k)"
 
 
-async def test_simulated_room_creates_an_ultrasonic_entry(hass: HomeAssistant) -> None:
+async def test_simulated_room_is_calibrated_and_creates_an_ultrasonic_entry(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: SIMULATED_DEVICE_ID})
+    result = await _calibrate(hass, result)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "calibration_result"
+    placeholders = result["description_placeholders"]
+    assert 32.0 <= float(placeholders["frequency"]) <= 46.0
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    calibration = result["data"]["calibration"]
+    assert calibration["sample_rate"] == 96000
+    assert calibration["frequency_hz"] >= 32000
     assert result["title"] == "Simulated room (demo)"
     assert result["data"][CONF_SAMPLE_RATE] == 96000
     assert result["data"][CONF_INPUT_CHANNELS] == 4
@@ -55,6 +81,7 @@ async def test_96k_device_is_created_without_notice(
 ) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Hub Array 96k"})
+    result = await _calibrate_and_skip_failure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {
         CONF_DEVICE_ID: "ALSA:Hub Array 96k",
@@ -74,8 +101,10 @@ async def test_48k_only_device_shows_the_near_ultrasound_notice(
     assert result["step_id"] == "near_ultrasound"
     assert result["description_placeholders"] == {"device": "USB 48k Card"}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await _calibrate_and_skip_failure(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SAMPLE_RATE] == 48000
+    assert "calibration" not in result["data"]
 
 
 async def test_device_without_inputs_is_a_form_error_with_the_reason(
@@ -121,6 +150,11 @@ async def test_real_portaudio_device_is_listed_and_probed_at_96k(hass: HomeAssis
     values = [o["value"] for o in _options(result)]
     pulse = next(v for v in values if v.endswith(":pulse"))
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: pulse})
+    result = await _calibrate(hass, result)
+    if result["type"] is FlowResultType.MENU:  # the null sink's monitor may not echo ultrasound back
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "uncalibrated"})
+    else:
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SAMPLE_RATE] == 96000
     assert result["data"][CONF_INPUT_CHANNELS] >= 1
@@ -142,6 +176,7 @@ async def test_reconfigure_moves_the_hub_to_another_device(
     assert next(k for k in schema_default if k == CONF_DEVICE_ID).default() == "ALSA:USB 48k Card"
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_DEVICE_ID: "ALSA:Hub Array 96k"})
+    result = await _calibrate_and_skip_failure(hass, result)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.unique_id == "ALSA:Hub Array 96k"

@@ -8,12 +8,28 @@ rates) and the simulated room. The chosen device is probed for full duplex at 96
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import voluptuous as vol
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigFlow, ConfigFlowResult
-from homeassistant.helpers.selector import SelectOptionDict, SelectSelector, SelectSelectorConfig, SelectSelectorMode
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
 
 from echo_sense_dsp.audio import (
     SIMULATED_DEVICE,
@@ -23,11 +39,30 @@ from echo_sense_dsp.audio import (
     list_devices,
     probe_device,
 )
-from echo_sense_dsp.errors import DeviceBusyError, DeviceError, DeviceNotFoundError
+from echo_sense_dsp.errors import DeviceBusyError, DeviceError, DeviceNotFoundError, EchoSenseError
+from echo_sense_dsp.presence import Calibration
 
-from .const import CONF_DEVICE_ID, CONF_DEVICE_NAME, CONF_INPUT_CHANNELS, CONF_OUTPUT_CHANNELS, CONF_SAMPLE_RATE, DOMAIN
+from .calibrate import calibrate_device
+from .const import (
+    CONF_CALIBRATION,
+    CONF_DEVICE_ID,
+    CONF_DEVICE_NAME,
+    CONF_HOLD_TIME,
+    CONF_INPUT_CHANNELS,
+    CONF_OUTPUT_CHANNELS,
+    CONF_SAMPLE_RATE,
+    CONF_SENSITIVITY,
+    DEFAULT_HOLD_TIME_S,
+    DEFAULT_SENSITIVITY,
+    DOMAIN,
+    MAX_HOLD_TIME_S,
+    MIN_HOLD_TIME_S,
+)
+from .hub import HubConfig
 
 _LOGGER = logging.getLogger(__name__)
+
+PROGRESS_STEP = 0.05
 
 
 def _discover_devices() -> tuple[list[DeviceInfo], str | None]:
@@ -49,6 +84,15 @@ class EchoSenseConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._devices: dict[str, DeviceInfo] = {}
         self._probe: ProbeResult | None = None
+        self._calibration: Calibration | None = None
+        self._calibration_task: asyncio.Task[Calibration] | None = None
+        self._calibration_error = ""
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EchoSenseOptionsFlow:
+        """Presence sensitivity and hold time (and the other capabilities' settings)."""
+        return EchoSenseOptionsFlow()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the sound device."""
@@ -82,7 +126,7 @@ class EchoSenseConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 if not self._probe.ultrasonic:
                     return await self.async_step_near_ultrasound()
-                return self._finish()
+                return await self.async_step_calibrate()
 
         devices, listing_error = await self.hass.async_add_executor_job(_discover_devices)
         self._devices = {device.device_id: device for device in devices}
@@ -108,12 +152,84 @@ class EchoSenseConfigFlow(ConfigFlow, domain=DOMAIN):
         """Explain the 48 kHz fallback before accepting it."""
         assert self._probe is not None
         if user_input is not None:
-            return self._finish()
+            return await self.async_step_calibrate()
         return self.async_show_form(
             step_id="near_ultrasound",
             data_schema=vol.Schema({}),
             description_placeholders={"device": self._device_name(self._probe.device_id)},
         )
+
+    async def async_step_calibrate(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Play the calibration sweep on the device and choose the probe (with progress)."""
+        assert self._probe is not None
+        if self.source == SOURCE_RECONFIGURE and self._probe.device_id == self._get_reconfigure_entry().unique_id:
+            # The running hub holds this device; keep its calibration (the button recalibrates it).
+            self._calibration = None
+            return self._finish()
+        if self._calibration_task is None:
+            self._calibration_task = self.hass.async_create_task(self._async_calibrate(), eager_start=False)
+        if not self._calibration_task.done():
+            return self.async_show_progress(
+                step_id="calibrate", progress_action="calibrating", progress_task=self._calibration_task
+            )
+        task, self._calibration_task = self._calibration_task, None
+        try:
+            self._calibration = task.result()
+        except EchoSenseError as err:
+            self._calibration_error = str(err)
+            return self.async_show_progress_done(next_step_id="calibration_failed")
+        return self.async_show_progress_done(next_step_id="calibration_result")
+
+    async def _async_calibrate(self) -> Calibration:
+        assert self._probe is not None
+        config = HubConfig(
+            self._probe.device_id,
+            self._device_name(self._probe.device_id),
+            self._probe.sample_rate,
+            self._probe.input_channels,
+            self._probe.output_channels,
+        )
+        last = 0.0
+
+        def progress(fraction: float) -> None:
+            nonlocal last
+            if fraction - last >= PROGRESS_STEP or fraction >= 1.0:
+                last = fraction
+                self.hass.loop.call_soon_threadsafe(self.async_update_progress, fraction)
+
+        return await self.hass.async_add_executor_job(calibrate_device, config, progress)
+
+    async def async_step_calibration_result(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show what calibration chose."""
+        assert self._calibration is not None
+        if user_input is not None:
+            return self._finish()
+        cal = self._calibration
+        snr = max(cal.mic_snr_db) if cal.mic_snr_db else float("nan")
+        return self.async_show_form(
+            step_id="calibration_result",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                "frequency": f"{cal.frequency_hz / 1000:.1f}",
+                "level": f"{cal.level_db:.0f}",
+                "snr": f"{snr:.0f}",
+                "range": f"{cal.expected_range_m:.1f}",
+                "notes": "; ".join(cal.warnings) or "none",
+            },
+        )
+
+    async def async_step_calibration_failed(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Explain the failure; retry or continue with the default probe."""
+        return self.async_show_menu(
+            step_id="calibration_failed",
+            menu_options=["calibrate", "uncalibrated"],
+            description_placeholders={"reason": self._calibration_error},
+        )
+
+    async def async_step_uncalibrated(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Continue with the default probe; the Recalibrate button can try again later."""
+        self._calibration = None
+        return self._finish()
 
     def _device_name(self, device_id: str) -> str:
         device = self._devices.get(device_id)
@@ -126,15 +242,56 @@ class EchoSenseConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._probe is not None
         probe = self._probe
         name = self._device_name(probe.device_id)
-        data = {
+        data: dict[str, Any] = {
             CONF_DEVICE_ID: probe.device_id,
             CONF_DEVICE_NAME: name,
             CONF_SAMPLE_RATE: probe.sample_rate,
             CONF_INPUT_CHANNELS: probe.input_channels,
             CONF_OUTPUT_CHANNELS: probe.output_channels,
         }
+        if self._calibration is not None:
+            data[CONF_CALIBRATION] = self._calibration.to_dict()
         if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            if self._calibration is None and probe.device_id == entry.unique_id and CONF_CALIBRATION in entry.data:
+                data[CONF_CALIBRATION] = entry.data[CONF_CALIBRATION]
             return self.async_update_reload_and_abort(
                 self._get_reconfigure_entry(), unique_id=probe.device_id, title=name, data=data
             )
         return self.async_create_entry(title=name, data=data)
+
+
+class EchoSenseOptionsFlow(OptionsFlowWithReload):
+    """Settings a user tunes after set-up; the entry reloads when they change."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if user_input is not None:
+            return self.async_create_entry(data={**self.config_entry.options, **user_input})
+        options = self.config_entry.options
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_SENSITIVITY, default=options.get(CONF_SENSITIVITY, DEFAULT_SENSITIVITY)): vol.All(
+                    NumberSelector(
+                        NumberSelectorConfig(
+                            min=0, max=100, step=5, unit_of_measurement="%", mode=NumberSelectorMode.SLIDER
+                        )
+                    ),
+                    vol.Coerce(int),
+                    vol.Range(min=0, max=100),
+                ),
+                vol.Required(CONF_HOLD_TIME, default=options.get(CONF_HOLD_TIME, DEFAULT_HOLD_TIME_S)): vol.All(
+                    NumberSelector(
+                        NumberSelectorConfig(
+                            min=MIN_HOLD_TIME_S,
+                            max=MAX_HOLD_TIME_S,
+                            step=5,
+                            unit_of_measurement="s",
+                            mode=NumberSelectorMode.BOX,
+                        )
+                    ),
+                    vol.Coerce(int),
+                    vol.Range(min=MIN_HOLD_TIME_S, max=MAX_HOLD_TIME_S),
+                ),
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema)

@@ -12,3 +12,12 @@ CONF_DEVICE_NAME: Final = "device_name"
 CONF_SAMPLE_RATE: Final = "sample_rate"
 CONF_INPUT_CHANNELS: Final = "input_channels"
 CONF_OUTPUT_CHANNELS: Final = "output_channels"
+CONF_CALIBRATION: Final = "calibration"
+
+# Options (presence).
+CONF_SENSITIVITY: Final = "sensitivity"
+CONF_HOLD_TIME: Final = "hold_time"
+DEFAULT_SENSITIVITY: Final = 50  # percent
+DEFAULT_HOLD_TIME_S: Final = 60
+MIN_HOLD_TIME_S: Final = 5
+MAX_HOLD_TIME_S: Final = 3600

@@ -1,4 +1,4 @@
-"""The shared base of echo_sense entities."""
+"""The shared bases of echo_sense entities."""
 
 from __future__ import annotations
 
@@ -26,3 +26,15 @@ class EchoSenseEntity(Entity):
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
         self.async_on_remove(self.hub.async_add_listener(self.async_write_ha_state))
+
+
+class EchoSensePresenceEntity(EchoSenseEntity):
+    """An entity showing presence results: also unavailable while the emission is switched off."""
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.hub.presence.emission_enabled and not self.hub.presence.calibrating
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self.async_on_remove(self.hub.presence.async_add_listener(self.async_write_ha_state))

@@ -17,7 +17,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_track_time_interval
@@ -43,6 +43,7 @@ from .const import (
     DOMAIN,
     MANUFACTURER,
 )
+from .presence import PresencePipeline
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,6 +88,17 @@ def simulated_room(config: HubConfig) -> LiveRoom:
     return LiveRoom(SIMULATED_SCENARIO, driver_count=config.output_channels)
 
 
+def new_backend(config: HubConfig, *, realtime: bool = True) -> AudioBackend:
+    """A fresh backend for an engine on ``config``'s device.
+
+    ``realtime=False`` runs the simulated room as fast as it computes (calibration in the
+    config flow); a sound card is always real time.
+    """
+    if config.simulated:
+        return SimulatedBackend(simulated_room(config), realtime=realtime)
+    return SoundDeviceBackend(config.device_id)
+
+
 class EchoSenseHub:
     """Everything one echo_sense device runs, for the lifetime of its config entry."""
 
@@ -94,7 +106,8 @@ class EchoSenseHub:
         self.hass = hass
         self.entry = entry
         self.config = HubConfig.from_entry(entry)
-        self.engine = AudioEngine.from_probe(self.config.probe, self._new_backend)
+        self.engine = AudioEngine.from_probe(self.config.probe, lambda: new_backend(self.config))
+        self.presence = PresencePipeline(hass, self)
         self._listeners: list[CALLBACK_TYPE] = []
         self._unsubscribers: list[Callable[[], None]] = []
         self._device_lost_logged = False
@@ -118,12 +131,6 @@ class EchoSenseHub:
             sw_version=_library_version(),
         )
 
-    def _new_backend(self) -> AudioBackend:
-        """A fresh backend for the engine (called on start and on every reconnect)."""
-        if self.config.simulated:
-            return SimulatedBackend(simulated_room(self.config), realtime=True)
-        return SoundDeviceBackend(self.config.device_id)
-
     async def async_setup(self) -> None:
         """Start the engine; raise ConfigEntryNotReady (HA retries) when the device cannot open."""
         self._unsubscribers.append(self.engine.add_state_listener(self._engine_state_changed))
@@ -136,12 +143,22 @@ class EchoSenseHub:
                 translation_key="device_unavailable",
                 translation_placeholders={"device": self.config.device_name, "reason": str(err)},
             ) from err
+        try:
+            await self.hass.async_add_executor_job(self.presence.start)
+        except EchoSenseError as err:
+            await self.async_shutdown()
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="presence_failed",
+                translation_placeholders={"reason": str(err)},
+            ) from err
         self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
 
     async def async_shutdown(self) -> None:
         """Stop the engine and everything the hub started; nothing is left running."""
         while self._unsubscribers:
             self._unsubscribers.pop()()
+        await self.hass.async_add_executor_job(self.presence.stop)
         await self.hass.async_add_executor_job(self.engine.stop)
         ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
@@ -199,6 +216,7 @@ class EchoSenseHub:
             "device_name": self.config.device_name,
             "backend": "simulated" if self.config.simulated else "sounddevice",
             "engine": self.engine.stats(),
+            "presence": self.presence.diagnostics(),
         }
 
 

@@ -30,6 +30,7 @@ class EchoSenseSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[EchoSenseHub], Any]
     always_available: bool = False
+    presence: bool = False
 
 
 SENSORS: tuple[EchoSenseSensorDescription, ...] = (
@@ -61,6 +62,26 @@ SENSORS: tuple[EchoSenseSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda hub: 1000.0 * hub.engine.latency_s,
     ),
+    EchoSenseSensorDescription(
+        key="presence_score",
+        translation_key="presence_score",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda hub: hub.presence.state.score,
+        presence=True,
+    ),
+    EchoSenseSensorDescription(
+        key="emission_duty",
+        translation_key="emission_duty",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda hub: None if hub.presence.emission_duty is None else 100.0 * hub.presence.emission_duty,
+    ),
 )
 
 
@@ -79,6 +100,11 @@ class EchoSenseSensor(EchoSenseEntity, SensorEntity):
     @property
     def available(self) -> bool:
         return self.entity_description.always_available or super().available
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        if self.entity_description.presence:
+            self.async_on_remove(self.hub.presence.async_add_listener(self.async_write_ha_state))
 
     @property
     def native_value(self) -> Any:
