@@ -54,6 +54,9 @@ C128 = NDArray[np.complex128]
 
 DEFAULT_SAMPLE_RATE = 96000
 NOISE_CHUNK = 4096
+STATIC_HEAD_TAPS = 4096  # static response taps convolved per block; the rest ahead on a grid
+SOURCE_CHUNK = 16384  # audible sources are rendered ahead in chunks of this many frames
+PATH_CHUNK = 128  # moving-path parameters are computed for this many control points at once
 CONTROL_STEPS_PER_DECIMATION = 16  # control period = 16 decimated samples (0.5 ms at 96 kHz)
 MIN_REFLECTOR_DISTANCE_M = 0.05
 
@@ -101,7 +104,10 @@ def _fft_convolve_tail(
         spec_cache[nfft] = sfft.rfft(rir, nfft, axis=0)
     h = spec_cache[nfft]
     x = sfft.rfft(seg, nfft, axis=0)
-    y = np.einsum("fi,fio->fo", x, h)
+    if h.shape[1] == 1:
+        y = x[:, 0, None] * h[:, 0, :]
+    else:
+        y = np.einsum("fi,fio->fo", x, h)
     out = sfft.irfft(y, nfft, axis=0)
     return np.asarray(out[seg.shape[0] - frames : seg.shape[0]], dtype=np.float64)
 
@@ -198,7 +204,15 @@ class RoomEngine:
                 )
             )
         self.static_rir = np.stack(rirs, axis=1)  # (L, D, M)
-        self._static_spec: dict[int, NDArray[np.complexfloating]] = {}
+        # uniformly split: head taps [0, T0) per block, tail taps [T0, L) computed ahead on a
+        # fixed T0 grid (the tail only needs input at least T0 samples old)
+        t0 = min(STATIC_HEAD_TAPS, self.rir_length)
+        self._static_head = np.ascontiguousarray(self.static_rir[:t0])
+        self._static_tail = np.ascontiguousarray(self.static_rir[t0:]) if self.rir_length > t0 else None
+        self._head_spec: dict[int, NDArray[np.complexfloating]] = {}
+        self._tail_spec: dict[int, NDArray[np.complexfloating]] = {}
+        self._tail_out = _Tape(self.mic_count, np.float64, 4 * t0)
+        self._tail_done = 0
         self._rad = _Tape(self.driver_count, np.float64, self.rir_length + 256)
 
     def _init_sources(self, rng: np.random.Generator) -> None:
@@ -228,6 +242,8 @@ class RoomEngine:
             )
             start = round(src.start_s * self.sample_rate)
             self.sources.append(_AudibleSource(start, sig, rir[:, None, :], {}))
+        self._src_out = _Tape(self.mic_count, np.float32, 2 * SOURCE_CHUNK)
+        self._src_done = 0
 
     def _source_signal(self, src: Source, rng: np.random.Generator) -> F32 | None:
         fs = self.sample_rate
@@ -287,6 +303,7 @@ class RoomEngine:
         self._max_delay = int(0.2 * fs)  # reflector paths are capped at 0.2 s (68 m)
         self._a = _Tape(self.driver_count, np.complex128, (self._max_delay + 2 * g) // dec + 16)
         self._b = _Tape(self.mic_count, np.complex128, 4 * g // dec + 16)
+        self._path_cache: dict[int, tuple[F64, C128, NDArray[np.int64]]] = {}
         self._f = _Tape(4 * self.driver_count, np.complex64, (self._max_delay + 2 * g) // dec + 16)
         self._k_done = 0
         self._f_done = 0
@@ -331,11 +348,41 @@ class RoomEngine:
 
     def static_paths(self, n0: int, frames: int) -> F64:
         """Direct coupling + reflections at the mics for frames [n0, n0 + frames): (frames, M)."""
-        seg = self._rad.get(n0 - self.rir_length + 1, n0 + frames)
-        return _fft_convolve_tail(seg, self._static_spec, self.static_rir, frames)
+        n1 = n0 + frames
+        t0 = self._static_head.shape[0]
+        out = _fft_convolve_tail(self._rad.get(n0 - t0 + 1, n1), self._head_spec, self._static_head, frames)
+        if self._static_tail is not None:
+            a = self._tail_done
+            b = -(-n1 // t0) * t0
+            if b > a:  # y_tail[n] = sum_k tail[k] x[n - T0 - k] needs x < b - T0 <= n1 - 1
+                seg = self._rad.get(a - self.rir_length + 1, b - t0)
+                self._tail_out.append(_fft_convolve_tail(seg, self._tail_spec, self._static_tail, b - a))
+                self._tail_done = b
+            out += self._tail_out.get(n0, n1)
+        return out
 
-    def _path_params(self, t_ctrl_idx: NDArray[np.int64]) -> tuple[F64, C128, NDArray[np.int64]]:
-        """Delays (P, M, C) in samples, complex gains (P, M, C) and drivers (P,) at control points."""
+    def _path_params(self, ctrl: NDArray[np.int64]) -> tuple[F64, C128, NDArray[np.int64]]:
+        """Delays (P, M, C) in samples, complex gains (P, M, C) and drivers (P,) at the control points
+        ``ctrl`` (consecutive), computed PATH_CHUNK points at a time on a fixed grid and cached."""
+        c_lo, c_hi = int(ctrl[0]), int(ctrl[-1]) + 1
+        k_lo, k_hi = c_lo // PATH_CHUNK, -(-c_hi // PATH_CHUNK)
+        parts_t, parts_g = [], []
+        drv = np.zeros(0, dtype=np.int64)
+        for k in range(k_lo, k_hi):
+            if k not in self._path_cache:
+                if len(self._path_cache) > 3:
+                    self._path_cache.pop(min(self._path_cache))
+                grid = np.arange(k * PATH_CHUNK, (k + 1) * PATH_CHUNK, dtype=np.int64)
+                self._path_cache[k] = self._compute_path_params(grid)
+            tau, gain, drv = self._path_cache[k]
+            parts_t.append(tau)
+            parts_g.append(gain)
+        off = c_lo - k_lo * PATH_CHUNK
+        tau_all = np.concatenate(parts_t, axis=2)[:, :, off : off + c_hi - c_lo]
+        gain_all = np.concatenate(parts_g, axis=2)[:, :, off : off + c_hi - c_lo]
+        return tau_all, gain_all, drv
+
+    def _compute_path_params(self, t_ctrl_idx: NDArray[np.int64]) -> tuple[F64, C128, NDArray[np.int64]]:
         fs, sc = self.sample_rate, self.scenario
         t_s = np.asarray(t_ctrl_idx * (self.control_step / fs), dtype=np.float64)
         if self.loop and self.duration_frames > 0:
@@ -473,7 +520,18 @@ class RoomEngine:
         return np.asarray(np.real(ybb * ph[:, None]), dtype=np.float64)
 
     def audible_sources(self, n0: int, frames: int) -> F64:
-        """Talkers and noise sources at the mics for [n0, n0 + frames): (frames, M)."""
+        """Talkers and noise sources at the mics for [n0, n0 + frames): (frames, M).
+
+        Sources do not depend on the drive, so they are rendered ahead in SOURCE_CHUNK windows.
+        """
+        n1 = n0 + frames
+        while self._src_done < n1:
+            a = self._src_done
+            self._src_out.append(self._render_sources(a, SOURCE_CHUNK))
+            self._src_done = a + SOURCE_CHUNK
+        return np.asarray(self._src_out.get(n0, n1), dtype=np.float64)
+
+    def _render_sources(self, n0: int, frames: int) -> F64:
         out = np.zeros((frames, self.mic_count))
         n1 = n0 + frames
         length = self.rir_length

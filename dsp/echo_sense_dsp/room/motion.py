@@ -55,7 +55,11 @@ class PersonState:
 def _bump(t: F64, starts: F64, duration_s: float) -> F64:
     """Sum of raised-cosine bumps (0..1..0) of ``duration_s`` starting at ``starts``."""
     out = np.zeros_like(t)
-    for s in starts:
+    if t.size == 0:
+        return out
+    lo = np.searchsorted(starts, t[0] - duration_s)
+    hi = np.searchsorted(starts, t[-1], side="right")
+    for s in starts[lo:hi]:
         u = (t - s) / duration_s
         m = (u > 0) & (u < 1)
         out[m] += 0.5 - 0.5 * np.cos(2 * np.pi * u[m])

@@ -84,8 +84,8 @@ def test_direct_path_delay_matches_geometry_to_a_fraction_of_a_sample(rng: np.ra
 
 def test_air_absorption_at_40_khz_over_5_m_matches_iso_9613_1_within_1_db() -> None:
     device = [1.0, 4.0, 1.5]
-    mic0 = np.array(device) + [0.035, 0.0, 0.0]
-    source = mic0 + [5.0, 0.0, 0.0]
+    mic0 = np.array(device) + np.array([0.035, 0.0, 0.0])
+    source = mic0 + np.array([5.0, 0.0, 0.0])
     sc = load_scenario(
         {
             "duration_s": 0.3,

@@ -96,7 +96,7 @@ def test_walk_in_sit_read_leave_labels_follow_the_timeline() -> None:
     assert not labels.at(55.0)["occupied"]
     events = [e["event"] for e in labels.events]
     assert events[0] == "enter" and events[-1] == "leave" and "sit" in events
-    assert set(MOTION_KINDS[int(k)] for k in labels.motion) == {"none", "minor", "major"}
+    assert {MOTION_KINDS[int(k)] for k in labels.motion} == {"none", "minor", "major"}
 
 
 def test_person_next_room_is_not_occupancy() -> None:
