@@ -3,7 +3,7 @@
 Nothing is trained: the recipe rebuilds the BERT encoder in plain PyTorch from the package's
 ``model.safetensors`` (parsed with numpy, no ``transformers`` needed), adds mean pooling and L2
 normalisation in the graph, exports ONNX, quantises it to int8 (dynamic) and writes
-``echo_sense_dsp/assets/intent_encoder.{onnx,json,vocab.txt}`` plus a golden input/output pair.
+``echo_sense_dsp/assets/intent_encoder.{onnx,json,vocab.json}`` plus a golden input/output pair.
 
 Run (training venv, one thread):
     OMP_NUM_THREADS=1 .venv-train/bin/python models/intent_encoder/recipe.py --wheel-dir /tmp/enc
@@ -44,7 +44,9 @@ def read_safetensors(blob: bytes) -> dict[str, np.ndarray]:
         if name == "__metadata__":
             continue
         start, end = meta["data_offsets"]
-        out[name] = np.frombuffer(blob[base + start : base + end], dtype=dtypes[meta["dtype"]]).reshape(meta["shape"]).copy()
+        out[name] = (
+            np.frombuffer(blob[base + start : base + end], dtype=dtypes[meta["dtype"]]).reshape(meta["shape"]).copy()
+        )
     return out
 
 
@@ -52,7 +54,11 @@ class BertLayer(nn.Module):
     def __init__(self, hidden: int, heads: int, inner: int, eps: float) -> None:
         super().__init__()
         self.heads = heads
-        self.query, self.key, self.value = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.query, self.key, self.value = (
+            nn.Linear(hidden, hidden),
+            nn.Linear(hidden, hidden),
+            nn.Linear(hidden, hidden),
+        )
         self.attn_out = nn.Linear(hidden, hidden)
         self.attn_norm = nn.LayerNorm(hidden, eps=eps)
         self.inner = nn.Linear(hidden, inner)
@@ -84,7 +90,8 @@ class SentenceEncoder(nn.Module):
         self.token_type = nn.Embedding(cfg["type_vocab_size"], h)
         self.emb_norm = nn.LayerNorm(h, eps=eps)
         self.layers = nn.ModuleList(
-            BertLayer(h, cfg["num_attention_heads"], cfg["intermediate_size"], eps) for _ in range(cfg["num_hidden_layers"])
+            BertLayer(h, cfg["num_attention_heads"], cfg["intermediate_size"], eps)
+            for _ in range(cfg["num_hidden_layers"])
         )
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -143,8 +150,8 @@ def main() -> None:
         weights = read_safetensors(mz.read("model.safetensors"))
     vocab = sorted(tok["model"]["vocab"].items(), key=lambda kv: kv[1])
     assert [i for _, i in vocab] == list(range(len(vocab))), "vocab ids must be 0..n-1"
-    vocab_path = ASSETS / "intent_encoder.vocab.txt"
-    vocab_path.write_text("\n".join(t for t, _ in vocab) + "\n", encoding="utf-8")
+    vocab_path = ASSETS / "intent_encoder.vocab.json"  # JSON so the package data rule assets/*.json ships it
+    vocab_path.write_text(json.dumps([t for t, _ in vocab], ensure_ascii=False) + "\n", encoding="utf-8")
     tokenizer = WordPieceTokenizer.from_file(vocab_path, max_tokens=exp["max_tokens"])
 
     model = SentenceEncoder(cfg).eval()
@@ -154,10 +161,11 @@ def main() -> None:
         ref = model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
 
     fp32 = Path("/tmp/intent_encoder_fp32.onnx")
+    axes = {ENCODER_INPUTS[0]: {0: "batch", 1: "tokens"}, ENCODER_INPUTS[1]: {0: "batch", 1: "tokens"}}
     torch.onnx.export(
         model, (torch.from_numpy(ids), torch.from_numpy(mask)), str(fp32), input_names=list(ENCODER_INPUTS),
         output_names=[ENCODER_OUTPUT], opset_version=exp["opset"], dynamo=False,
-        dynamic_axes={ENCODER_INPUTS[0]: {0: "batch", 1: "tokens"}, ENCODER_INPUTS[1]: {0: "batch", 1: "tokens"}, ENCODER_OUTPUT: {0: "batch"}},
+        dynamic_axes={**axes, ENCODER_OUTPUT: {0: "batch"}},
     )  # fmt: skip
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -171,8 +179,12 @@ def main() -> None:
     print("int8 vs fp32 cosine per golden text:", np.round(cos, 4))
     assert cos.min() > 0.98, f"int8 export drifted: cosine {cos.min():.4f}"
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(GOLDEN, texts=np.array(GOLDEN_TEXTS), input_ids=ids, attention_mask=mask, reference_fp32=ref, onnx_int8=out)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
+    np.savez(
+        GOLDEN, texts=np.array(GOLDEN_TEXTS), input_ids=ids, attention_mask=mask, reference_fp32=ref, onnx_int8=out
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    ).stdout.strip()
     sidecar = {
         "name": exp["name"], "version": exp["version"], "sha256": sha256(onnx_path), "vocab_sha256": sha256(vocab_path),
         "embedding_dim": exp["embedding_dim"], "max_tokens": exp["max_tokens"], "opset": exp["opset"],

@@ -2,11 +2,12 @@
 
 The asset ``assets/intent_encoder.onnx`` is written by ``models/intent_encoder/recipe.py`` with
 a sidecar ``intent_encoder.json`` (sha256 of the graph and of the vocabulary, input/output
-names, token limit) and ``intent_encoder.vocab.txt``. :class:`OnnxSentenceEncoder` checks both
-hashes at load and raises :class:`~echo_sense_dsp.errors.ModelError` on a mismatch.
+names, token limit) and the vocabulary ``intent_encoder.vocab.json`` (tokens in id order).
+:class:`OnnxSentenceEncoder` checks both hashes at load and raises
+:class:`~echo_sense_dsp.errors.ModelError` on a mismatch.
 
-Tokenisation is BERT's uncased WordPiece (Devlin et al., "BERT", NAACL 2019; Wu et al., "Google's
-neural machine translation system", arXiv:1609.08144): clean, lower-case, strip accents, split
+Tokenisation is BERT's uncased WordPiece (Devlin et al., "BERT", NAACL 2019; Wu et al.,
+"Google's neural machine translation system", arXiv:1609.08144): clean, lower-case, strip accents, split
 punctuation, greedy longest-match sub-words with ``##`` continuations. The model is
 sentence-transformers' all-MiniLM-L6-v2 (Reimers & Gurevych, "Sentence-BERT", EMNLP 2019;
 Wang et al., "MiniLM", NeurIPS 2020), mean-pooled and L2-normalised inside the graph.
@@ -79,9 +80,15 @@ class WordPieceTokenizer:
 
     @classmethod
     def from_file(cls, path: str | Path, *, max_tokens: int = 32) -> "WordPieceTokenizer":
-        """Read a ``vocab.txt`` (one token per line, id = line number)."""
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        return cls(lines, max_tokens=max_tokens)
+        """Read a vocabulary: a JSON list of tokens in id order, or a ``vocab.txt`` (one per line)."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            tokens = json.loads(text)
+            if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+                raise ModelError(f"{path} is not a JSON list of tokens")
+            return cls(tokens, max_tokens=max_tokens)
+        return cls(text.splitlines(), max_tokens=max_tokens)
 
     def basic_tokens(self, text: str) -> list[str]:
         """Clean, lower-case, strip accents and split on whitespace and punctuation."""
@@ -161,7 +168,7 @@ class OnnxSentenceEncoder:
     Parameters
     ----------
     path : str or Path, optional
-        The ``.onnx`` file; its sidecar ``.json`` and vocabulary ``.vocab.txt`` sit beside it.
+        The ``.onnx`` file; its sidecar ``.json`` and vocabulary ``.vocab.json`` sit beside it.
 
     Raises
     ------
@@ -174,7 +181,7 @@ class OnnxSentenceEncoder:
 
         self.path = Path(path) if path is not None else DEFAULT_ENCODER_PATH
         sidecar_path = self.path.with_suffix(".json")
-        vocab_path = self.path.with_suffix(".vocab.txt")
+        vocab_path = self.path.with_suffix(".vocab.json")
         for needed in (self.path, sidecar_path, vocab_path):
             if not needed.is_file():
                 raise ModelError(f"sentence encoder file {needed} is missing")

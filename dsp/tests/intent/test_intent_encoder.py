@@ -52,10 +52,10 @@ def test_paraphrases_are_closer_than_unrelated_requests(encoder: OnnxSentenceEnc
 
 
 def test_a_tampered_asset_is_refused_with_both_hashes_named(tmp_path: Path) -> None:
-    for suffix in (".onnx", ".json", ".vocab.txt"):
+    for suffix in (".onnx", ".json", ".vocab.json"):
         shutil.copy(DEFAULT_ENCODER_PATH.with_suffix(suffix), tmp_path / f"intent_encoder{suffix}")
-    vocab = tmp_path / "intent_encoder.vocab.txt"
-    vocab.write_text(vocab.read_text(encoding="utf-8") + "extra\n", encoding="utf-8")
+    vocab = tmp_path / "intent_encoder.vocab.json"
+    vocab.write_text(vocab.read_text(encoding="utf-8").replace('"[UNK]"', '"[UNK2]"', 1), encoding="utf-8")
     with pytest.raises(ModelError, match="sha256"):
         OnnxSentenceEncoder(tmp_path / "intent_encoder.onnx")
     with pytest.raises(ModelError, match="missing"):
