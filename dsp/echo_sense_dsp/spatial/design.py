@@ -41,6 +41,7 @@ BEAM_DIFFUSE_POINTS = 96
 BEAM_DIFFUSE_WEIGHT = 3.0  # total weight of the diffuse-field (room) control points
 BEAM_LOBE_WEIGHTS = (3.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0)  # at 0, +/-15, +/-30, +/-45 degrees
 BEAM_NULL_WEIGHTS = (10.0, 10.0, 3.0, 3.0)  # at +/-90, +/-75 degrees
+BEAM_MIN_BENEFIT_DB = 3.0  # side-wall rejection gain over plain mono below which the beam fades out
 _CENTRE_LINE_M = 0.01
 _MIN_HIGHPASS_HZ = 40.0  # below this a driver's own roll-off is the high-pass
 _SMOOTH_OCTAVES = 1.0 / 3.0
@@ -283,7 +284,9 @@ def centre_beamformer(
     (:data:`BEAM_DIFFUSE_WEIGHT`) over a uniform sphere of directions outside the lobe, which
     raises the directivity index and with it the direct-to-reverberant ratio. Regularised
     to :data:`BEAM_MAX_GAIN_DB` of effort with each driver penalised outside its band; the
-    response at the listener is then normalised to unity.
+    response at the listener is then normalised to unity. Where the beam rejects the side
+    walls by less than :data:`BEAM_MIN_BENEFIT_DB` more than plain mono drive (fully below
+    3 dB, fully above 6 dB, 1/3-octave smoothed), it cross-fades to plain mono.
     """
     elevation = float(np.arctan2(layout.listener.height_m, layout.listener.distance_m))
     lobe = np.deg2rad(np.array([0.0, 15.0, -15.0, 30.0, -30.0, 45.0, -45.0]))
@@ -302,15 +305,56 @@ def centre_beamformer(
     targets = np.broadcast_to(target_values[:, None, None, None], (*plants.shape[:2], 1, 1)).astype(np.complex128)
     bands = np.abs(band_split_responses(layout, frequency_hz, sample_rate))
     penalty = 1.0 / np.maximum(bands, 1e-2) ** 2
-    gain_db = gain_curve_db(frequency_hz, BEAM_MAX_GAIN_DB, (100.0, 300.0, 8000.0, 16000.0))
-    w = regularised_inverse(plants, targets, weights, penalty, gain_db)[:, :, 0]
+    effort_db = gain_curve_db(frequency_hz, BEAM_MAX_GAIN_DB, (100.0, 300.0, 8000.0, 16000.0))
+    # Both the beam and plain mono get the plain drive's (causal, band-split) phase at the seat.
+    plain_drive = plain_stereo_responses(layout, frequency_hz, sample_rate).sum(axis=2)
+    plain_at_seat = _seat_response(layout, frequency_hz, plain_drive)
+    plain_phase = np.where(np.abs(plain_at_seat) > 1e-12, plain_at_seat / np.maximum(np.abs(plain_at_seat), 1e-12), 1)
+    beam_weights = regularised_inverse(plants, targets, weights, penalty, effort_db)[:, :, 0]
+    beam = _unit_at_seat(layout, frequency_hz, beam_weights) * plain_phase[:, None]
+    # Where the geometry cannot beamform (e.g. two drivers on a line across the room), the
+    # beam would only colour the sound: cross-fade to the plain mono drive there.
+    plain = _unit_at_seat(layout, frequency_hz, plain_drive) * plain_phase[:, None]
+    side_walls = far_field_transfer(
+        layout,
+        frequency_hz,
+        horizontal_directions(np.array([BEAM_NULL_AZIMUTH_RAD, -BEAM_NULL_AZIMUTH_RAD]), elevation),
+    )
+    # Side-wall leakage relative to the response at the seat (the beam may not reach unity there).
+    leak_beam = np.mean(np.abs(np.einsum("ftn,fn->ft", side_walls, beam)) ** 2, axis=1) / np.maximum(
+        np.abs(_seat_response(layout, frequency_hz, beam)) ** 2, 1e-12
+    )
+    leak_plain = np.mean(np.abs(np.einsum("ftn,fn->ft", side_walls, plain)) ** 2, axis=1) / np.maximum(
+        np.abs(_seat_response(layout, frequency_hz, plain)) ** 2, 1e-12
+    )
+    gain_db = 10 * np.log10(
+        _smooth_log_frequency(leak_plain, frequency_hz, _SMOOTH_OCTAVES)
+        / np.maximum(_smooth_log_frequency(leak_beam, frequency_hz, _SMOOTH_OCTAVES), 1e-12)
+    )
+    blend = np.clip((gain_db - BEAM_MIN_BENEFIT_DB) / BEAM_MIN_BENEFIT_DB, 0.0, 1.0)[:, None]
+    return np.asarray(blend * beam + (1 - blend) * plain)
+
+
+def _seat_response(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], weights: NDArray[np.complex128]
+) -> NDArray[np.complex128]:
+    """Free-field response at the seat (no head) of driver weights (F, N), relative to a centre source, shape (F,)."""
     seat = (
         point_transfer(layout, frequency_hz, np.asarray([layout.listener.position_m]))[:, 0, :]
         / _reference(layout, frequency_hz)[:, None]
     )
-    at_seat = np.sum(seat * w, axis=1)
+    return np.asarray(np.sum(seat * weights, axis=1))
+
+
+def _unit_at_seat(
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], weights: NDArray[np.complex128]
+) -> NDArray[np.complex128]:
+    """Scale driver weights (F, N) so that the free-field response at the seat is 1 (floored), shape (F, N)."""
+    at_seat = _seat_response(layout, frequency_hz, weights)
     magnitude = np.abs(at_seat)
-    return np.asarray(w / (at_seat / np.maximum(magnitude, 1e-12) * np.maximum(magnitude, _MIN_DIAGONAL))[:, None])
+    phase = np.where(magnitude > 1e-12, at_seat / np.maximum(magnitude, 1e-12), 1.0)
+    scale = phase * np.maximum(magnitude, _MIN_DIAGONAL)
+    return np.asarray(weights / scale[:, None])
 
 
 def _fibonacci_sphere(n_points: int) -> NDArray[np.float64]:

@@ -286,6 +286,12 @@ def test_wide_sweet_spot_trades_seat_separation_for_separation_10_cm_off_centre(
     assert _separation_db("wide", 0.0) < _separation_db("seat", 0.0)
 
 
+@pytest.mark.parametrize("lateral_m", [0.3, -0.3])
+def test_room_sweet_spot_never_makes_crosstalk_worse_than_stereo_30_cm_off_centre(lateral_m: float) -> None:
+    assert _separation_db("room", lateral_m) > 0.0
+    assert _separation_db("room", 0.0) > 0.0
+
+
 def test_process_does_not_grow_memory_after_warm_up(rng: np.random.Generator) -> None:
     renderer = SpatialRenderer("studio-array", "spatial", RATE_HZ, BLOCK)
     block = (0.1 * rng.standard_normal((BLOCK, 2))).astype(np.float32)
