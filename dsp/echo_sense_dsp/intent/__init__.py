@@ -13,9 +13,11 @@ log           :class:`InteractionRecord`, :class:`Outcome`, :func:`mine_rephrase
               interaction log and rephrase mining [1]_.
 markov        :func:`absorption_probabilities` — absorbing Markov chain ``B = (I - Q)^-1 R``
               over rephrase episodes [1]_ [2]_.
-retrieval     :class:`SentenceEncoder` (interface for a dense ONNX encoder),
-              :class:`LexicalEncoder` (hashed character n-grams, the shipped fallback) [3]_,
-              :class:`EmbeddingIndex`; registry :data:`ENCODERS`.
+retrieval     :class:`SentenceEncoder` (interface), :class:`LexicalEncoder` (hashed character
+              n-grams, the default and fallback) [3]_, :class:`EmbeddingIndex`; registry
+              :data:`ENCODERS` (``"lexical"``, ``"minilm_int8"``).
+encoder       :class:`OnnxSentenceEncoder` — all-MiniLM-L6-v2 [4]_ as int8 ONNX on onnxruntime,
+              with BERT's uncased :class:`WordPieceTokenizer` [5]_; asset checked by sha256.
 teaching      :func:`parse_teaching` ("when I say X, do Y and Z") and the guided
               "learn my preferences" dialogue.
 store         :class:`RewriteStore` (``to_dict``/``from_dict``, schema-versioned),
@@ -31,9 +33,12 @@ References
    large-scale conversational AI agents", AAAI 2020.
 .. [2] J. G. Kemeny, J. L. Snell, *Finite Markov Chains*, Van Nostrand, 1960, ch. III.
 .. [3] K. Weinberger et al., "Feature hashing for large scale multitask learning", ICML 2009.
+.. [4] N. Reimers, I. Gurevych, "Sentence-BERT", EMNLP 2019; W. Wang et al., "MiniLM", NeurIPS 2020.
+.. [5] J. Devlin et al., "BERT", NAACL 2019.
 """
 
 from .context import ATTRIBUTE_KEYS, RUNNING_STATES, AreaInfo, EntityInfo, HomeContext
+from .encoder import OnnxSentenceEncoder, WordPieceTokenizer
 from .failure import FailurePoint, RepairSuggestion, Stage, isolate_failure_point, suggest_repair, summarise_failures
 from .log import REPHRASE_WINDOW_S, InteractionRecord, Outcome, mine_rephrases
 from .markov import (
@@ -83,6 +88,7 @@ __all__ = [
     "InteractionRecord",
     "LearnedRewrite",
     "LexicalEncoder",
+    "OnnxSentenceEncoder",
     "Outcome",
     "RepairSuggestion",
     "RephraseChain",
@@ -98,6 +104,7 @@ __all__ = [
     "TaughtRewrite",
     "TeachingRequest",
     "Verdict",
+    "WordPieceTokenizer",
     "absorption_probabilities",
     "best_rewrites",
     "build_rephrase_chain",

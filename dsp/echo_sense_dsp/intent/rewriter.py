@@ -550,8 +550,8 @@ class Rewriter:
         decision : RewriteDecision
             From :meth:`rewrite` for this turn.
         outcome : Outcome
-            What happened (the integration also reports a later barge-in or quick repeat by
-            calling this again for the same decision with that outcome).
+            What happened. A later barge-in or quick repeat is reported by calling this again
+            with the same decision and that outcome: the turn's record is replaced, not added.
         results : sequence of AgentResult
             The agent's results for the forwarded texts, if known.
         """
@@ -574,6 +574,8 @@ class Rewriter:
             entity_ids=acted,
             hour_of_day=decision.hour_of_day,
         )
+        if self._amend(record):
+            return
         previous = self.store.log[-1] if self.store.log else None
         self.store.add_record(record)
         conv = self._conversations.get(decision.conversation_id) if decision.conversation_id else None
@@ -593,6 +595,20 @@ class Rewriter:
             and decision.time_s - previous.time_s <= self.settings.rephrase_window_s
         ):
             self.rebuild_rewrites()
+
+    def _amend(self, record: InteractionRecord) -> bool:
+        """Replace the record of the same turn (a late barge-in or quick repeat), if it is logged."""
+        log = self.store.log
+        for back in range(1, min(len(log), 16) + 1):
+            old = log[-back]
+            if (old.time_s, old.speaker, old.utterance) == (record.time_s, record.speaker, record.utterance):
+                log[-back] = record
+                if record.outcome.failed:
+                    conv = self._conversations.get(record.conversation_id) if record.conversation_id else None
+                    if conv is not None and conv.turns and conv.turns[-1].utterance == record.utterance:
+                        conv.turns.pop()
+                return True
+        return False
 
     @staticmethod
     def _commands_from_results(decision: RewriteDecision, results: Sequence[AgentResult]) -> tuple[Command, ...]:

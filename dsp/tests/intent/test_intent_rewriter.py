@@ -303,3 +303,12 @@ def test_tv_word_never_lands_on_a_media_player_that_is_not_a_tv() -> None:
     )
     assert not Rewriter().rewrite("switch the telly on", speaker_only, time_s=NOW_S).changed
     assert Rewriter().rewrite("switch the telly on", ctx, time_s=NOW_S).rewritten == "turn on the tv"
+
+
+def test_a_late_barge_in_replaces_the_turns_record_and_drops_it_as_referent(home: HomeContext) -> None:
+    rw = Rewriter()
+    decision = rw.rewrite("turn on the reading lamp", home, conversation_id="c", time_s=NOW_S)
+    rw.record_outcome(decision, Outcome.SUCCESS, [AgentResult(True, "HassTurnOn", ("light.reading_lamp",))])
+    rw.record_outcome(decision, Outcome.BARGE_IN)
+    assert [r.outcome for r in rw.store.log] == [Outcome.BARGE_IN]
+    assert not rw.rewrite("turn it off", home, conversation_id="c", time_s=NOW_S + 2).changed
