@@ -61,6 +61,7 @@ RESONANCE_DB = 10.0
 MIN_CARRIER_SNR_DB = 10.0  # below this at every frequency: no ultrasonic response
 MAX_NOISE_DBFS = -35.0  # noise in the Doppler band above this everywhere: too noisy
 MAX_ALIGN_LAG_S = 0.5
+ALIGN_WINDOW_S = 2.5
 
 
 class CalibrationError(EchoSenseError):
@@ -259,8 +260,9 @@ class Calibration:
 def _align_lag(mics: NDArray[np.float32], reference: NDArray[np.float32], sample_rate: int) -> int:
     """Frames by which the capture lags the sweep (cross-correlation of the first mic)."""
     max_lag = min(round(MAX_ALIGN_LAG_S * sample_rate), len(mics) - 1)
-    corr = fftconvolve(mics[:, 0].astype(np.float64), reference[::-1].astype(np.float64), mode="full")
-    zero = len(reference) - 1
+    ref = reference[: round(ALIGN_WINDOW_S * sample_rate)].astype(np.float64)  # the first tones suffice
+    corr = fftconvolve(mics[: len(ref) + max_lag, 0].astype(np.float64), ref[::-1], mode="full")
+    zero = len(ref) - 1
     window = np.abs(corr[zero : zero + max_lag + 1])
     return int(np.argmax(window))
 
@@ -322,7 +324,7 @@ def analyse_calibration(
         )
     if not range_m > 0.0:
         raise CalibrationError(f"the wanted range must be positive, got {range_m} m")
-    lag = _align_lag(mics, reference, fs)
+    lag = min(_align_lag(mics, reference, fs), len(mics) - len(plan.signal))
     x = mics.astype(np.float64)
     freqs = np.asarray(plan.frequencies_hz)
     levels = np.asarray(plan.levels_db)

@@ -170,7 +170,7 @@ class DopplerFrontEnd:
         self._hp_a = np.array([1.0, -pole])
         self._hp_state = np.zeros((1, channels), dtype=np.complex128)
         self._static = np.zeros(channels, dtype=np.complex128)
-        self._canceller = DistortionCanceller(mic_count, self.baseband_hop)
+        self._canceller = DistortionCanceller(mic_count, self.baseband_hop, BASEBAND_RATE_HZ)
         self._ring = np.zeros((DOPPLER_FFT_SIZE, mic_count), dtype=np.complex64)
         self._window = np.hanning(DOPPLER_FFT_SIZE + 2)[1:-1].astype(np.float32)
         self._window_gain = float(np.sum(self._window**2))

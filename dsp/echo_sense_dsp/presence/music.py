@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.signal import butter, lfilter
 
 REGRESSOR_POWERS = (1, 2, 3)  # demodulated d, d^2, d^3
+# The cone excursion e (the drive low-passed at a few hundred Hz) modulates the probe: e * p
+# lands at baseband as the low-passed music. The d^2 regressor's baseband holds the music
+# itself (2 p m -> m), so low-passed copies of it at these corners stand in for e.
+EXCURSION_CUTOFFS_HZ = (100.0, 300.0, 1000.0)
 CANCELLER_TAPS = 8  # complex taps per regressor at the 4 kHz baseband (2 ms)
-CANCELLER_LEAD = 3  # taps that look ahead of the mic sample (the mics are delayed by 0.75 ms): the
-# speaker->mic delay is a fraction of a baseband sample, and a two-sided FIR interpolates it far
-# better (about 40 dB of cancellation instead of 30 dB) than a causal one
 FORGETTING_PER_HOP = 0.97  # exponential forgetting of the correlations (time constant ~0.65 s)
 _REGULARISATION = 1e-4  # relative to the mean regressor power
 
@@ -55,25 +57,33 @@ class DistortionCanceller:
     ----------
     mic_count : number of mic channels.
     hop : baseband samples per hop.
+    baseband_rate_hz : rate of the baseband, Hz.
     """
 
-    def __init__(self, mic_count: int, hop: int) -> None:
-        self.regressor_count = len(REGRESSOR_POWERS) * CANCELLER_TAPS
+    def __init__(self, mic_count: int, hop: int, baseband_rate_hz: float) -> None:
+        self.regressor_channels = len(REGRESSOR_POWERS) + len(EXCURSION_CUTOFFS_HZ)
+        self.regressor_count = self.regressor_channels * CANCELLER_TAPS
         k = self.regressor_count
         self._hop = hop
-        self._mic_history = np.zeros((CANCELLER_LEAD + hop, mic_count), dtype=np.complex64)
-        self._history = np.zeros((CANCELLER_TAPS - 1 + hop, len(REGRESSOR_POWERS)), dtype=np.complex64)
+        self._excursion_filters = [butter(2, fc, fs=baseband_rate_hz) for fc in EXCURSION_CUTOFFS_HZ]
+        self._excursion_state = np.zeros((len(EXCURSION_CUTOFFS_HZ), 2), dtype=np.complex128)
+        self._extended = np.zeros((hop, self.regressor_channels), dtype=np.complex64)
+        self._history = np.zeros((CANCELLER_TAPS - 1 + hop, self.regressor_channels), dtype=np.complex64)
         self._x = np.zeros((hop, k), dtype=np.complex128)
         self._r = np.zeros((k, k), dtype=np.complex128)
         self._p = np.zeros((k, mic_count), dtype=np.complex128)
         self._w = np.zeros((k, mic_count), dtype=np.complex128)
         self._eye = np.eye(k)
         self.cancelled_db = 0.0  # power removed in the last hop, dB
+        self.active = False  # the drive carried more than the probe in the last hop
+        # d^2 baseband power per hop below this: nothing but the probe plays (a probe alone leaves
+        # ~1e-24 after the decimators' stop band; music at -100 dBFS gives ~1e-13)
+        self._silence_power = 1e-16 * hop
 
     def reset(self) -> None:
         """Forget the learned weights."""
         self._history.fill(0.0)
-        self._mic_history.fill(0.0)
+        self._excursion_state.fill(0.0)
         self._r.fill(0.0)
         self._p.fill(0.0)
         self._w.fill(0.0)
@@ -88,12 +98,22 @@ class DistortionCanceller:
 
         Returns
         -------
-        ndarray, shape (hop, mic_count), complex64: the residual (echoes of moving things).
+        ndarray, shape (hop, mic_count), complex64: the residual (echoes of moving things),
         """
         taps = CANCELLER_TAPS
+        ext = self._extended
+        ext[:, : len(REGRESSOR_POWERS)] = regressors
+        for i, (b, a) in enumerate(self._excursion_filters):
+            ext[:, len(REGRESSOR_POWERS) + i], self._excursion_state[i] = lfilter(
+                b, a, regressors[:, 1], zi=self._excursion_state[i]
+            )
         hist = self._history
         hist[: taps - 1] = hist[self._hop :]
-        hist[taps - 1 :] = regressors
+        hist[taps - 1 :] = ext
+        self.active = float(np.vdot(regressors[:, 1], regressors[:, 1]).real) > self._silence_power
+        if not self.active:
+            self.cancelled_db = 0.0
+            return mics  # only the probe plays: nothing to cancel, no work (the common case)
         x = self._x
         for tap in range(taps):  # x[:, r*taps + tap] = regressor r delayed by tap samples
             x[:, tap::taps] = hist[taps - 1 - tap : taps - 1 - tap + self._hop]
@@ -113,4 +133,11 @@ class DistortionCanceller:
         return residual
 
 
-__all__ = ["CANCELLER_TAPS", "FORGETTING_PER_HOP", "REGRESSOR_POWERS", "DistortionCanceller", "reference_regressors"]
+__all__ = [
+    "CANCELLER_TAPS",
+    "EXCURSION_CUTOFFS_HZ",
+    "FORGETTING_PER_HOP",
+    "REGRESSOR_POWERS",
+    "DistortionCanceller",
+    "reference_regressors",
+]

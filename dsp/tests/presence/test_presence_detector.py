@@ -1,0 +1,178 @@
+"""The streaming detector and tracker on closed-form scenes: walk-ins, music, causality, duty cycle."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from echo_sense_dsp.errors import AudioFormatError, ConfigError, SampleRateError
+from echo_sense_dsp.presence import (
+    Calibration,
+    DutyCycle,
+    DutyCycleSettings,
+    OccupancyTracker,
+    PresenceDetector,
+    TrackerSettings,
+)
+
+WALK_START_S = 2.5
+DETECT_WITHIN_S = 1.0  # walk-ins must be detected within this
+F0_HZ = 40000.0
+CAL = Calibration(F0_HZ, -20.0, 96000)
+
+
+def walk_in(t: np.ndarray) -> np.ndarray:
+    """Standing 4 m away, then walking towards the device at 1 m/s from WALK_START_S."""
+    return np.where(t < WALK_START_S, 4.0, 4.0 - 1.0 * (t - WALK_START_S))
+
+
+def run(det: PresenceDetector, mics: np.ndarray, drive: np.ndarray, block: int = 960) -> list:  # type: ignore[type-arg]
+    out = []
+    for s in range(0, len(drive), block):
+        out += det.process(mics[s : s + block], drive[s : s + block])
+    return out
+
+
+def baseline(**kw: object) -> PresenceDetector:
+    return PresenceDetector(
+        CAL, mic_count=4, scorer="energy_threshold", duty_cycle=DutyCycleSettings(enabled=False), **kw
+    )
+
+
+def test_walk_in_is_detected_within_one_second(rng: np.random.Generator, scene: Callable) -> None:  # type: ignore[type-arg]
+    sc = scene(rng, seconds=4.5, range_m=walk_in)
+    decisions = run(baseline(), sc.mics, sc.drive)
+    assert not any(d.occupied for d in decisions if d.t < WALK_START_S)
+    first = next(d.t for d in decisions if d.occupied)
+    assert WALK_START_S <= first <= WALK_START_S + DETECT_WITHIN_S
+    assert len(decisions) == round(4.5 / 0.02)  # one decision per 20 ms hop
+
+
+def test_music_through_a_nonlinear_speaker_does_not_trigger_motion(
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+    music: Callable,  # type: ignore[type-arg]
+) -> None:
+    sc = scene(rng, seconds=6.0, music=music(rng, 6.0, level=0.2), nonlinearity=(0.03, 0.05))
+    decisions = run(baseline(), sc.mics, sc.drive)
+    assert not any(d.occupied for d in decisions)
+
+
+def test_walk_in_is_still_detected_while_music_plays(
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+    music: Callable,  # type: ignore[type-arg]
+) -> None:
+    sc = scene(rng, seconds=4.5, range_m=walk_in, music=music(rng, 4.5, level=0.2), nonlinearity=(0.03, 0.05))
+    decisions = run(baseline(), sc.mics, sc.drive)
+    first = next(d.t for d in decisions if d.occupied)
+    assert WALK_START_S <= first <= WALK_START_S + DETECT_WITHIN_S
+
+
+def test_cutting_the_input_short_does_not_change_earlier_decisions(
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+) -> None:
+    sc = scene(rng, seconds=4.0, range_m=walk_in)
+    full = run(baseline(), sc.mics, sc.drive)
+    cut = round(3.1 * 96000) + 123  # not on a block or hop boundary
+    short = run(baseline(), sc.mics[:cut], sc.drive[:cut], block=777)
+    assert short == full[: len(short)]
+    assert len(short) == cut // 1920
+
+
+def test_without_calibration_the_probe_is_learned_from_the_reference(
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+) -> None:
+    sc = scene(rng, seconds=4.5, range_m=walk_in, frequency_hz=37300.0)
+    det = PresenceDetector(None, scorer="energy_threshold", duty_cycle=DutyCycleSettings(enabled=False))
+    decisions = run(det, sc.mics, sc.drive)
+    assert det.diagnostics()["probe_frequency_hz"] == pytest.approx(37300.0, abs=2.0)
+    first = next(d.t for d in decisions if d.occupied)
+    assert WALK_START_S <= first <= WALK_START_S + DETECT_WITHIN_S
+
+
+def test_tracker_is_strict_when_empty_and_sensitive_after_major_motion() -> None:
+    tracker = OccupancyTracker(TrackerSettings(sensitivity=0.5, hold_time_s=5.0))
+    minor = (0.4, 0.0)  # between the sensitive (0.25) and strict (0.7) thresholds
+    assert not any(tracker.update(0.02 * i, *minor, sensing=True) for i in range(100))
+    for i in range(100, 104):
+        tracker.update(0.02 * i, 0.0, 0.95, sensing=True)  # a walk-in
+    assert tracker.occupied
+    t = 0.02 * 104
+    for k in range(1, 30):  # minor motion every second keeps it occupied for 29 s
+        for j in range(50):
+            tracker.update(t + k + 0.02 * j, *(minor if j == 0 else (0.0, 0.0)), sensing=True)
+        assert tracker.occupied
+    t_last = t + 29
+    for j in range(1, 400):
+        tracker.update(t_last + 0.02 * j, 0.0, 0.0, sensing=True)
+    assert not tracker.occupied  # cleared after the 5 s hold time
+
+
+def test_tracker_holds_through_paused_sensing() -> None:
+    tracker = OccupancyTracker(TrackerSettings(hold_time_s=1.0))
+    for i in range(5):
+        tracker.update(0.02 * i, 0.0, 1.0, sensing=True)
+    assert all(tracker.update(0.1 + 0.02 * i, 0.0, 0.0, sensing=False) for i in range(200))
+
+
+def test_duty_cycle_pauses_at_most_half_the_time_once_presence_is_confirmed() -> None:
+    duty = DutyCycle(DutyCycleSettings(confirm_s=3.0, on_s=1.0, off_s=1.5))
+    paused = [duty.update(0.02 * i, True, 100.0) for i in range(3000)]
+    assert not any(paused[:150])  # confirmation period
+    assert 0.55 <= np.mean(paused[150:]) <= 0.65  # off 1.5 s of every 2.5 s
+    assert not duty.update(60.0, True, 1.0)  # hold timer about to expire: probe back on
+    assert not duty.update(60.02, False, 0.0)
+
+
+def test_emission_duty_is_reported_from_the_drive(rng: np.random.Generator, scene: Callable) -> None:  # type: ignore[type-arg]
+    n = 4 * 96000
+    gate = np.ones(n)
+    gate[2 * 96000 :] = 0.0
+    sc = scene(rng, seconds=4.0, probe_gate=gate)
+    det = baseline()
+    decisions = run(det, sc.mics, sc.drive)
+    assert det.emission_duty == pytest.approx(0.5, abs=0.02)
+    assert not any(d.sensing for d in decisions if d.t > 2.05)
+    diag = det.diagnostics()
+    assert {"emission_duty", "emission_duty_occupied", "probe_frequency_hz", "band_snr_db"} <= set(diag)
+
+
+def test_bad_blocks_and_settings_are_clear_errors() -> None:
+    det = baseline()
+    with pytest.raises(AudioFormatError, match="channels"):
+        det.process(np.zeros((960, 2), np.float32), np.zeros(960, np.float32))
+    with pytest.raises(AudioFormatError, match="reference"):
+        det.process(np.zeros((960, 4), np.float32), np.zeros(480, np.float32))
+    with pytest.raises(SampleRateError, match="44100"):
+        PresenceDetector(None, sample_rate=44100)
+    with pytest.raises(ConfigError, match="calibration was made at 96000"):
+        PresenceDetector(CAL, sample_rate=48000)
+    with pytest.raises(ConfigError, match="unknown scorer"):
+        PresenceDetector(CAL, scorer="magic")
+
+
+def test_library_imports_neither_torch_nor_homeassistant(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "homeassistant", None)  # type: ignore[arg-type]
+    for name in [m for m in list(sys.modules) if m.startswith("echo_sense_dsp.presence")]:
+        monkeypatch.delitem(sys.modules, name)
+    for module in (
+        "probe",
+        "calibration",
+        "demodulation",
+        "music",
+        "features",
+        "classifier",
+        "tracker",
+        "detector",
+        "commands",
+    ):
+        importlib.import_module(f"echo_sense_dsp.presence.{module}")

@@ -1,0 +1,440 @@
+"""Train the presence classifier: data from the room simulator, seed model, hard-case mining, retrain.
+
+Steps (each resumable; outputs cached under ``~/.cache/echo_sense/presence``)::
+
+    python models/presence/recipe.py generate --pool seed      # render random scenarios -> features
+    python models/presence/recipe.py train --stage seed        # seed model
+    python models/presence/recipe.py generate --pool mining    # more scenarios for mining
+    python models/presence/mine_hard_cases.py                  # seed model finds rare hard frames
+    python models/presence/recipe.py train --stage final       # retrain with the hard cases
+    python models/presence/export.py                           # ONNX + sidecar + golden I/O
+
+Features come from ``echo_sense_dsp.presence.features.extract_features``, the runtime's own
+front end (one feature function for runtime and training). Targets per 20 ms hop:
+0 none, 1 minor, 2 major, -1 no target (front end not settled; masked in the loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES, MOTION_CLASSES
+from echo_sense_dsp.presence.demodulation import HOP_S
+from echo_sense_dsp.presence.features import FEATURE_LAYOUT, FEATURE_SIZE, extract_features
+
+HERE = Path(__file__).resolve().parent
+CONFIG = tomllib.loads((HERE / "config.toml").read_text())
+NO_TARGET = -1
+SAMPLE_RATE = 96000
+ROOM_DEFAULT = {"size_m": [5.0, 4.0, 2.7]}
+
+
+def cache_dir() -> Path:
+    p = Path(CONFIG["data"]["cache_dir"]).expanduser()
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def _seat(rng: np.random.Generator, size: list[float]) -> list[float]:
+    return [float(rng.uniform(0.8, size[0] - 0.4)), float(rng.uniform(0.4, size[1] - 0.4))]
+
+
+def _door(rng: np.random.Generator, size: list[float]) -> tuple[list[float], list[float]]:
+    """(outside, just inside) positions of a door in a random wall."""
+    wall = int(rng.integers(0, 3))
+    if wall == 0:  # far wall x = Lx
+        y = float(rng.uniform(0.5, size[1] - 0.5))
+        return [size[0] + 0.6, y], [size[0] - 0.4, y]
+    if wall == 1:
+        x = float(rng.uniform(1.0, size[0] - 0.5))
+        return [x, -0.6], [x, 0.4]
+    x = float(rng.uniform(1.0, size[0] - 0.5))
+    return [x, size[1] + 0.6], [x, size[1] - 0.4]
+
+
+def random_presence_scenario(rng: np.random.Generator, kind: str, duration_s: float, seed: int) -> dict[str, Any]:
+    """One random training scenario (room simulator JSON) of the given kind."""
+    cfg = CONFIG["data"]
+    size = [float(rng.uniform(3.5, 7.0)), float(rng.uniform(3.0, 5.5)), 2.6]
+    device_pos = [float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.8, size[1] - 0.8)), float(rng.uniform(0.6, 1.2))]
+    scenario: dict[str, Any] = {
+        "name": f"{kind}-{seed}",
+        "duration_s": duration_s,
+        "seed": seed,
+        "room": {
+            "size_m": size,
+            "absorption": float(rng.uniform(0.1, 0.4)),
+            "temperature_c": float(rng.uniform(17, 27)),
+            "max_order": 3,
+        },
+        "device": {
+            "position_m": device_pos,
+            "mic_count": 4,
+            "self_noise_dbfs": float(rng.uniform(*cfg["self_noise_dbfs"])),
+            "driver": {
+                "rolloff_hz": float(rng.uniform(26000, 45000)),
+                "a2": float(rng.uniform(0.0, 0.06)),
+                "a3": float(rng.uniform(0.0, 0.04)),
+                "excursion_mod": float(rng.uniform(0.0, 0.3)),
+                "excursion_cutoff_hz": float(rng.uniform(100, 600)),
+            },
+        },
+        "drive": {"probe": None},
+        "people": [],
+    }
+    people: list[dict[str, Any]] = []
+    activities = ["reading", "typing", "reaching", "still", "reading", "typing"]
+    if kind in ("walk_in", "music_walk"):
+        outside, inside = _door(rng, size)
+        t_enter = float(rng.uniform(1.5, duration_s * 0.5))
+        seat = _seat(rng, size)
+        walk_s = float(np.linalg.norm(np.subtract(seat, inside)) / rng.uniform(0.6, 1.5))
+        kf = [
+            {"t_s": 0.0, "position_m": outside, "posture": "absent"},
+            {"t_s": t_enter, "position_m": outside, "posture": "walking"},
+            {"t_s": t_enter + 0.8, "position_m": inside, "posture": "walking"},
+            {
+                "t_s": t_enter + 0.8 + walk_s,
+                "position_m": seat,
+                "posture": str(rng.choice(["sitting", "standing"])),
+                "activity": str(rng.choice(activities)),
+            },
+        ]
+        if rng.random() < 0.4 and t_enter + walk_s + 4.0 < duration_s - 2.0:
+            t_leave = float(rng.uniform(t_enter + walk_s + 3.0, duration_s - 2.0))
+            kf += [
+                {"t_s": t_leave, "position_m": seat, "posture": "walking"},
+                {"t_s": t_leave + walk_s, "position_m": inside, "posture": "walking"},
+                {"t_s": t_leave + walk_s + 0.8, "position_m": outside, "posture": "absent"},
+            ]
+        people.append({"name": "walker", "keyframes": kf})
+    elif kind == "seated":
+        seat = _seat(rng, size)
+        kf = [{"t_s": 0.0, "position_m": seat, "posture": "sitting", "activity": str(rng.choice(activities))}]
+        if rng.random() < 0.3:
+            t = float(rng.uniform(5, duration_s - 5))
+            seat2 = _seat(rng, size)
+            kf += [
+                {"t_s": t, "position_m": seat, "posture": "walking"},
+                {"t_s": t + 2.5, "position_m": seat2, "posture": "sitting", "activity": str(rng.choice(activities))},
+            ]
+        people.append({"name": "sitter", "keyframes": kf})
+    if kind == "next_room" or (kind == "empty" and rng.random() < 0.25):
+        y_out = size[1] + float(rng.uniform(0.4, 1.5))
+        a = [float(rng.uniform(0.5, size[0])), y_out]
+        b = [float(rng.uniform(0.5, size[0])), y_out]
+        people.append(
+            {
+                "name": "neighbour",
+                "keyframes": [
+                    {"t_s": 0.0, "position_m": a, "posture": "walking"},
+                    {"t_s": duration_s * 0.4, "position_m": b, "posture": "sitting", "activity": "typing"},
+                    {"t_s": duration_s * 0.7, "position_m": b, "posture": "walking"},
+                    {"t_s": duration_s, "position_m": a, "posture": "walking"},
+                ],
+            }
+        )
+    scenario["people"] = people
+    distract = 0.35 if kind in ("empty", "next_room") else 0.2
+    if rng.random() < distract:
+        scenario["fans"] = [
+            {
+                "position_m": [float(rng.uniform(1, size[0] - 0.3)), float(rng.uniform(0.3, size[1] - 0.3)), 1.0],
+                "axis": [float(rng.normal()), float(rng.normal()), 0.2],
+                "radius_m": float(rng.uniform(0.1, 0.25)),
+                "blades": int(rng.integers(3, 6)),
+                "rpm": float(rng.uniform(500, 1500)),
+                "reflectivity_m": float(rng.uniform(0.01, 0.05)),
+                "start_s": float(rng.choice([0.0, rng.uniform(0, duration_s * 0.6)])),
+            }
+        ]
+    if rng.random() < distract:
+        scenario["curtains"] = [
+            {
+                "center_m": [size[0] - 0.15, float(rng.uniform(1, size[1] - 1)), 1.4],
+                "normal": [-1.0, 0.0, 0.0],
+                "sway_m": float(rng.uniform(0.01, 0.08)),
+                "sway_hz": float(rng.uniform(0.1, 0.5)),
+            }
+        ]
+    if rng.random() < distract:
+        scenario["turbulence"] = {
+            "strength": float(rng.uniform(0.5, 2.5)),
+            "bandwidth_hz": float(rng.uniform(0.2, 1.0)),
+        }
+    if rng.random() < 0.15:
+        scenario["sources"] = [
+            {
+                "kind": "talker",
+                "position_m": [float(rng.uniform(1, size[0] - 0.5)), float(rng.uniform(0.5, size[1] - 0.5)), 1.2],
+                "level_db": float(rng.uniform(-40, -20)),
+            }
+        ]
+    return scenario
+
+
+def presence_drive(
+    scenario: dict[str, Any], frequency_hz: float, level_db: float, music_level_dbfs: float | None, start_s: float = 0.0
+) -> np.ndarray:
+    """The drive the hub would send: probe + music through the 48 kHz media path (low-passed at 20 kHz).
+
+    Returns (frames,) float32.
+    """
+    from echo_sense_dsp.room import load_scenario, scenario_drive
+
+    fs = SAMPLE_RATE
+    n = round(scenario["duration_s"] * fs)
+    t = np.arange(n) / fs
+    drive = 10.0 ** (level_db / 20.0) * np.sin(2 * np.pi * frequency_hz * t)
+    if music_level_dbfs is not None:
+        sc = json.loads(json.dumps(scenario))
+        sc["drive"] = {
+            "probe": None,
+            "music": {"source": "synthetic", "level_dbfs": music_level_dbfs, "start_s": start_s},
+        }
+        music = scenario_drive(load_scenario(sc))[:, 0].astype(np.float64)
+        drive += sosfilt(butter(8, 20000.0, fs=fs, output="sos"), music)
+    return np.clip(drive, -1.0, 1.0).astype(np.float32)
+
+
+def motion_targets(scenario: dict[str, Any], labels: Any, hops: int) -> np.ndarray:
+    """Per-hop targets: 2 walking in the room, 1 a body part of an in-room person moving
+    radially at >= minor_speed_m_s, else 0 (empty, still, next room)."""
+    from echo_sense_dsp.room import load_scenario
+    from echo_sense_dsp.room.motion import SceneMotion
+
+    sc = load_scenario(scenario)
+    motion = SceneMotion(sc, np.random.default_rng(np.random.SeedSequence(sc.seed).spawn(4)[1]))
+    t = (np.arange(hops) + 1) * HOP_S - 0.032  # centre of the 64 ms Doppler window
+    t = np.maximum(t, 0.0)
+    dev = np.asarray(sc.device.position_m)
+    size = np.asarray(sc.room.size_m)
+    dt = 0.01
+    moving = np.zeros(hops, dtype=bool)
+    for person in motion.people:
+        p0, refl = person.points(t)
+        p1, _ = person.points(t + dt)
+        r0 = np.linalg.norm(p0 - dev, axis=-1)
+        r1 = np.linalg.norm(p1 - dev, axis=-1)
+        v = np.abs(r1 - r0) / dt  # (7, C)
+        torso = p0[0]
+        inside = np.all((torso[:, :2] >= 0) & (torso[:, :2] <= size[:2]), axis=-1)
+        fast = (v >= CONFIG["data"]["minor_speed_m_s"]) & (refl > 0) & (r0 < 6.0)
+        moving |= inside & fast.any(axis=0)
+    idx = np.minimum((t / labels.hop_s).astype(int), len(labels) - 1)
+    label_motion = labels.motion[idx]
+    occupied = labels.occupied[idx]
+    target = np.zeros(hops, dtype=np.int8)
+    target[(label_motion >= 1) & occupied & moving] = 1
+    target[(label_motion == 2) & occupied] = 2
+    return target
+
+
+def render_example(seed: int) -> dict[str, np.ndarray]:
+    """Render one random scenario and compute its features and targets."""
+    from echo_sense_dsp.room import render_scenario
+
+    cfg = CONFIG["data"]
+    rng = np.random.default_rng(seed)
+    kinds = list(cfg["kinds"])
+    probs = np.asarray([cfg["kinds"][k] for k in kinds], dtype=float)
+    kind = str(rng.choice(kinds, p=probs / probs.sum()))
+    scenario = random_presence_scenario(rng, kind, cfg["scenario_s"], seed)
+    frequency_hz = float(rng.integers(32, 47) * 1000)
+    level_db = float(rng.uniform(*cfg["probe_level_db"]))
+    music = kind == "music_walk" or (kind != "music_walk" and rng.random() < 0.3)
+    music_db = float(rng.uniform(*cfg["music_level_dbfs"])) if music else None
+    drive = presence_drive(scenario, frequency_hz, level_db, music_db, float(rng.choice([0.0, rng.uniform(0, 10)])))
+    rendering = render_scenario(scenario, drive=drive)
+    features, valid = extract_features(rendering.mics, drive, frequency_hz, SAMPLE_RATE)
+    target = motion_targets(scenario, rendering.labels, len(features))
+    target[~valid] = NO_TARGET
+    return {
+        "features": features,
+        "target": target,
+        "kind": np.array(kind),
+        "scenario": np.array(json.dumps(scenario)),
+        "frequency_hz": np.array(frequency_hz),
+        "level_db": np.array(level_db),
+        "music_db": np.array(np.nan if music_db is None else music_db),
+    }
+
+
+def generate(pool: str, count: int, worker: int, workers: int) -> None:
+    out = cache_dir() / pool
+    out.mkdir(exist_ok=True)
+    base = {"seed": 100000, "mining": 200000}[pool]
+    for i in range(worker, count, workers):
+        path = out / f"{base + i}.npz"
+        if path.exists():
+            continue
+        t0 = time.time()
+        ex = render_example(base + i)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(tmp, layout_version=FEATURE_LAYOUT.layout_version, **ex)
+        tmp.replace(path)
+        counts = np.bincount(ex["target"][ex["target"] >= 0], minlength=3)
+        print(f"{pool} {base + i} {ex['kind']} {time.time() - t0:.1f}s targets {counts.tolist()}", flush=True)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def load_pool(pool: str) -> list[dict[str, np.ndarray]]:
+    files = sorted((cache_dir() / pool).glob("[0-9]*.npz"))
+    out = []
+    for f in files:
+        with np.load(f) as z:
+            if int(z["layout_version"]) != FEATURE_LAYOUT.layout_version:
+                continue
+            out.append({"features": z["features"], "target": z["target"], "kind": str(z["kind"]), "name": f.stem})
+    return out
+
+
+def windows(example: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """All (CONTEXT_FRAMES, FEATURE_SIZE) windows ending at a frame with a target."""
+    f, y = example["features"], example["target"]
+    pad = np.zeros((CONTEXT_FRAMES - 1, FEATURE_SIZE), dtype=np.float32)
+    fp = np.concatenate([pad, f])
+    idx = np.flatnonzero(y >= 0)
+    view = np.lib.stride_tricks.sliding_window_view(fp, (CONTEXT_FRAMES, FEATURE_SIZE))[:, 0]
+    return view[idx], y[idx]
+
+
+def build_model(channels: int, kernel: int) -> Any:
+    import torch
+    from torch import nn
+
+    class PresenceNet(nn.Module):
+        """Conv1d stack over time, mean+max pooling, linear head -> 3 motion classes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.input_norm = nn.Conv1d(FEATURE_SIZE, channels, 1)
+            self.conv1 = nn.Conv1d(channels, channels, kernel, dilation=1)
+            self.conv2 = nn.Conv1d(channels, channels, kernel, dilation=2)
+            self.conv3 = nn.Conv1d(channels, channels, kernel, dilation=4)
+            self.head = nn.Linear(3 * channels, len(MOTION_CLASSES))
+
+        def forward(self, doppler_features: torch.Tensor) -> torch.Tensor:
+            x = doppler_features.transpose(1, 2)  # (B, F, T)
+            x = torch.relu(self.input_norm(x))
+            x = torch.relu(self.conv1(x))
+            x = torch.relu(self.conv2(x))
+            x = torch.relu(self.conv3(x))
+            pooled = torch.cat([x.mean(dim=2), x.amax(dim=2), x[:, :, -1]], dim=1)
+            return self.head(pooled)  # logits
+
+    return PresenceNet()
+
+
+def train(stage: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg, mcfg = CONFIG["train"], CONFIG["model"]
+    data = load_pool("seed")
+    weights_list = []
+    xs, ys = [], []
+    for ex in data:
+        x, y = windows(ex)
+        xs.append(x)
+        ys.append(y)
+        weights_list.append(np.ones(len(y)))
+    if stage == "final":
+        hard_path = cache_dir() / "hard_cases.npz"
+        mining = {ex["name"]: ex for ex in load_pool("mining")}
+        with np.load(hard_path) as z:
+            names, frames = z["names"], z["frames"]
+        for name in np.unique(names):
+            ex = mining[str(name)]
+            x, y = windows(ex)
+            valid_idx = np.flatnonzero(ex["target"] >= 0)
+            hard = set(frames[names == name].tolist())
+            w = np.array([cfg["hard_case_weight"] if int(i) in hard else 1.0 for i in valid_idx])
+            xs.append(x)
+            ys.append(y)
+            weights_list.append(w)
+    x_all = np.concatenate(xs).astype(np.float32)
+    y_all = np.concatenate(ys).astype(np.int64)
+    w_all = np.concatenate(weights_list)
+    counts = np.bincount(y_all, minlength=3)
+    print(f"{stage}: {len(y_all)} windows, class counts {counts.tolist()}", flush=True)
+    class_w = torch.tensor(counts.sum() / (3.0 * np.maximum(counts, 1)), dtype=torch.float32)
+    # the "none" class is what keeps false alarms down: weigh it at least as much as the rest
+    class_w[0] = class_w[0] * 2.0
+    model = build_model(mcfg["channels"], mcfg["kernel"])
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], weight_decay=1e-4)
+    epochs = cfg["epochs_seed"] if stage == "seed" else cfg["epochs_final"]
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg["learning_rate"], total_steps=epochs * (len(y_all) // cfg["batch"] + 1)
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(weight=class_w, reduction="none")  # targets -1 never reach it (masked)
+    rng = np.random.default_rng(0)
+    p = w_all / w_all.sum()
+    t0 = time.time()
+    for epoch in range(epochs):
+        order = rng.choice(len(y_all), size=len(y_all), p=p)
+        total = 0.0
+        for b in range(0, len(order), cfg["batch"]):
+            i = order[b : b + cfg["batch"]]
+            xb = torch.from_numpy(x_all[i])
+            yb = torch.from_numpy(y_all[i])
+            loss = loss_fn(model(xb), yb).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                for prm in model.parameters():
+                    prm.clamp_(-cfg["weight_clip"], cfg["weight_clip"])
+            total += float(loss) * len(i)
+        print(f"{stage} epoch {epoch} loss {total / len(order):.4f} ({time.time() - t0:.0f}s)", flush=True)
+    ckpt = cache_dir() / f"{stage}.pt"
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "model_kwargs": dict(mcfg),
+            "stage": stage,
+            "train_seconds": time.time() - t0,
+            "windows": len(y_all),
+        },
+        ckpt,
+    )
+    print(f"saved {ckpt}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate")
+    g.add_argument("--pool", choices=["seed", "mining"], required=True)
+    g.add_argument("--count", type=int)
+    g.add_argument("--worker", type=int, default=0)
+    g.add_argument("--workers", type=int, default=1)
+    t = sub.add_parser("train")
+    t.add_argument("--stage", choices=["seed", "final"], required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "generate":
+        count = args.count or CONFIG["data"][f"{args.pool}_pool"]
+        generate(args.pool, count, args.worker, args.workers)
+    else:
+        train(args.stage)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
