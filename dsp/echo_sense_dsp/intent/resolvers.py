@@ -318,8 +318,12 @@ def resolve_target(phrase: str, inp: RuleInput, *, allow_near_miss: bool = True)
     phrase = _clean_object(phrase)
     if not phrase:
         return None
+    if re.search(r"\b(?:and|or|except|but)\b", phrase):
+        return None  # several targets or exclusions: not ours to guess
     here = bool(_HERE.search(phrase))
     phrase = _clean_object(_HERE.sub("", phrase).strip())
+    if any(phrase in e.spoken_names for e in ctx.entities if not e.exposed):
+        return None  # it names an entity Assist may not touch: no look-alike instead (failure.py suggests exposing it)
     ent, exact = _match_name(phrase, exposed, ctx.device_area_id)
     if ent is not None and exact:
         return _Target((ent,), ent.area_id, None, True)

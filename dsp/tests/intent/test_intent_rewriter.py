@@ -312,3 +312,22 @@ def test_a_late_barge_in_replaces_the_turns_record_and_drops_it_as_referent(home
     rw.record_outcome(decision, Outcome.BARGE_IN)
     assert [r.outcome for r in rw.store.log] == [Outcome.BARGE_IN]
     assert not rw.rewrite("turn it off", home, conversation_id="c", time_s=NOW_S + 2).changed
+
+
+def test_no_look_alike_for_an_unexposed_entity_and_no_guess_at_several_targets() -> None:
+    from echo_sense_dsp.intent import EntityInfo
+
+    ctx = make_context("kitchen")
+    with_strip = HomeContext(
+        entities=(
+            *ctx.entities,
+            EntityInfo("light.kitchen_strip", "Kitchen Lights Strip", area_id="kitchen", exposed=False),
+        ),
+        areas=ctx.areas,
+        device_area_id="kitchen",
+        now_s=NOW_S,
+    )
+    rw = Rewriter()
+    assert not rw.rewrite("switch off the kitchen lights strip", with_strip, time_s=NOW_S).changed
+    assert not rw.rewrite("kill the lights in the kitchen and the bedroom", ctx, time_s=NOW_S).changed
+    assert not rw.rewrite("switch off everything except the tv", ctx, time_s=NOW_S).changed
