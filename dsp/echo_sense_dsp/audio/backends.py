@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import AudioFormatError, DeviceError, SampleRateError
+from ..errors import AudioFormatError, DeviceError, DeviceNotFoundError, SampleRateError
 from ..wavio import read_wav, write_wav
 from .devices import _convert_portaudio_error, find_device_index
 
@@ -137,11 +137,24 @@ class SoundDeviceBackend:
         latency = self._stream.latency
         return float(sum(latency)) if isinstance(latency, tuple) else float(latency)
 
-    def _resolve(self) -> str | int | None:
-        if isinstance(self.device, str) and ":" in self.device:
+    # Process-wide PortAudio bookkeeping: streams open now, and streams abandoned in a hung close.
+    _open_streams = 0
+    _abandoned = False
+
+    def _resolve(self, sd: Any) -> str | int | None:
+        if not (isinstance(self.device, str) and ":" in self.device):
+            return self.device
+        try:
             index, _raw = find_device_index(self.device)
-            return index
-        return self.device
+        except DeviceNotFoundError:
+            # PortAudio lists devices once, at Pa_Initialize: a USB card plugged back in stays
+            # invisible until it re-initialises, which is safe only with no stream open.
+            if SoundDeviceBackend._open_streams or SoundDeviceBackend._abandoned:
+                raise
+            sd._terminate()
+            sd._initialize()
+            index, _raw = find_device_index(self.device)
+        return index
 
     def open(self, config: StreamConfig, callback: Callback, on_error: ErrorCallback) -> None:
         try:
@@ -149,7 +162,7 @@ class SoundDeviceBackend:
         except OSError as err:  # libportaudio2 missing
             raise DeviceError(f"PortAudio is not available: {err}") from err
         self._callback, self._on_error, self._closing = callback, on_error, False
-        device = self._resolve()
+        device = self._resolve(sd)
         try:
             stream = sd.Stream(
                 samplerate=config.sample_rate,
@@ -170,6 +183,7 @@ class SoundDeviceBackend:
             stream.close(ignore_errors=True)
             raise _convert_portaudio_error(err) from err
         self._stream = stream
+        SoundDeviceBackend._open_streams += 1
 
     def _portaudio_callback(self, indata: Any, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         if status:
@@ -192,6 +206,19 @@ class SoundDeviceBackend:
                 stream.close(ignore_errors=True)
             except Exception as err:  # a vanished device may fail to close; nothing is left to free
                 _LOGGER.debug("closing the sound device failed: %s", err)
+            SoundDeviceBackend._open_streams -= 1
+
+    def abandon(self) -> None:
+        """Called by the engine when :meth:`close` hangs (a dead PulseAudio server can block
+        ``Pa_AbortStream``): python-sounddevice's exit handler would block the same way at
+        interpreter exit, so it is unregistered and the OS reclaims the stream instead.
+        """
+        import atexit
+
+        import sounddevice as sd
+
+        SoundDeviceBackend._abandoned = True
+        atexit.unregister(sd._exit_handler)
 
 
 class _ThreadedBackend:

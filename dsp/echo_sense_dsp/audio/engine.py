@@ -232,6 +232,7 @@ class AudioEngine:
     reconnect_initial_s, reconnect_max_s : backoff between reopening attempts (doubling).
     watchdog_s : a real-time stream silent this long (once it has started) is treated as lost.
     start_timeout_s : how long a freshly opened real-time stream may take to deliver its first block.
+    close_timeout_s : how long closing a lost device may block before it is abandoned.
     bus_capacity_s : seconds the media and announcement buses hold.
     """
 
@@ -256,6 +257,7 @@ class AudioEngine:
         reconnect_max_s: float = 30.0,
         watchdog_s: float = 1.0,
         start_timeout_s: float = 10.0,
+        close_timeout_s: float = 2.0,
         bus_capacity_s: float = 2.0,
     ) -> None:
         if block_size is None:
@@ -274,6 +276,7 @@ class AudioEngine:
         self.reconnect_max_s = reconnect_max_s
         self.watchdog_s = watchdog_s
         self.start_timeout_s = start_timeout_s
+        self.close_timeout_s = close_timeout_s
         frames, n_in, n_out = self.config.block_size, self.config.input_channels, self.config.output_channels
         self.bus_frames = frames * BUS_SAMPLE_RATE // self.config.sample_rate
 
@@ -317,6 +320,7 @@ class AudioEngine:
         self.blocks_processed = 0
         self.dropped_consumers = 0
         self.reconnects = 0
+        self.abandoned_closes = 0
         self.epoch = 0
         self._worker_cpu_s = 0.0
         self._stage_s = {"fanout": 0.0, "media": 0.0, "mix": 0.0, "limiter": 0.0}
@@ -455,6 +459,7 @@ class AudioEngine:
             "latency_s": self.latency_s,
             "device_latency_s": backend.latency_s if backend else 0.0,
             "reconnects": self.reconnects,
+            "abandoned_closes": self.abandoned_closes,
             "epoch": self.epoch,
             "last_error": self.last_error,
             "probe_active": self.probe_bus.active,
@@ -520,9 +525,24 @@ class AudioEngine:
             raise DeviceError(f"cannot open the audio stream: {err}") from err
 
     def _close_backend(self) -> None:
+        """Close the current backend; a driver that hangs in close is abandoned after ``close_timeout_s``.
+
+        A vanished PortAudio device can block ``Pa_AbortStream`` indefinitely (seen with ALSA's
+        pulse plugin when the server dies), so closing runs on a helper thread that is joined
+        with a timeout; a hung one is left behind as a daemon thread and logged.
+        """
         backend, self._backend = self._backend, None
-        if backend is not None:
-            backend.close()
+        if backend is None:
+            return
+        closer = threading.Thread(target=backend.close, name="echo-sense-audio-closer", daemon=True)
+        closer.start()
+        closer.join(self.close_timeout_s)
+        if closer.is_alive():
+            self.abandoned_closes += 1
+            _LOGGER.warning("the audio device did not close within %g s; abandoning it", self.close_timeout_s)
+            abandon = getattr(backend, "abandon", None)
+            if abandon is not None:
+                abandon()
 
     # ------------------------------------------------------------------ worker side
     def _run(self) -> None:
@@ -552,8 +572,8 @@ class AudioEngine:
         reason = self._lost_reason or "the device failed"
         self.last_error = reason
         _LOGGER.warning("audio device lost: %s", reason)
-        self._close_backend()
         self._set_state(EngineState.DEVICE_LOST, reason)
+        self._close_backend()
         delay = self.reconnect_initial_s
         attempt = 0
         while not self._stop.is_set():
