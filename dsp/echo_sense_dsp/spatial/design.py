@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
 
 from ..physics import SPEED_OF_SOUND_M_S
 from .acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions, point_transfer
@@ -116,12 +115,39 @@ def band_split_responses(
     for n, driver in enumerate(layout.drivers):
         low, high = driver.band_hz
         if low >= _MIN_HIGHPASS_HZ:
-            sos = signal.butter(2, low, "highpass", fs=sample_rate, output="sos")
-            out[:, n] *= signal.sosfreqz(sos, worN=frequency_hz, fs=sample_rate)[1] ** 2
+            out[:, n] *= butterworth2_response(frequency_hz, low, sample_rate, "highpass") ** 2
         if high < 0.45 * sample_rate and high < nyquist:
-            sos = signal.butter(2, high, "lowpass", fs=sample_rate, output="sos")
-            out[:, n] *= signal.sosfreqz(sos, worN=frequency_hz, fs=sample_rate)[1] ** 2
+            out[:, n] *= butterworth2_response(frequency_hz, high, sample_rate, "lowpass") ** 2
     return out
+
+
+def butterworth2_response(
+    frequency_hz: NDArray[np.float64], corner_hz: float, sample_rate: int, kind: str
+) -> NDArray[np.complex128]:
+    """Frequency response of a digital 2nd-order Butterworth (Q = 1/sqrt 2) biquad, shape (F,).
+
+    Bilinear transform with prewarping (R. Bristow-Johnson, Audio EQ Cookbook); squared it
+    is the 4th-order Linkwitz-Riley crossover section. Written out here rather than taken
+    from scipy.signal, whose import fails when ``torch`` is blocked in ``sys.modules``.
+
+    Parameters
+    ----------
+    frequency_hz : ndarray, shape (F,), Hz
+    corner_hz : float, Hz (-3 dB point)
+    kind : {"lowpass", "highpass"}
+    """
+    w0 = 2 * np.pi * corner_hz / sample_rate
+    alpha = np.sin(w0) / np.sqrt(2.0)
+    cos_w0 = np.cos(w0)
+    if kind == "lowpass":
+        b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2])
+    elif kind == "highpass":
+        b = np.array([(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2])
+    else:
+        raise ValueError(f"unknown filter kind {kind!r}; use 'lowpass' or 'highpass'")
+    a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha])
+    z1 = np.exp(-2j * np.pi * np.asarray(frequency_hz) / sample_rate)
+    return np.asarray((b[0] + b[1] * z1 + b[2] * z1**2) / (a[0] + a[1] * z1 + a[2] * z1**2))
 
 
 def alignment_delays_s(layout: DeviceLayout) -> NDArray[np.float64]:
@@ -494,6 +520,7 @@ __all__ = [
     "SweetSpot",
     "alignment_delays_s",
     "band_split_responses",
+    "butterworth2_response",
     "centre_beamformer",
     "crosstalk_canceller",
     "design_filters",

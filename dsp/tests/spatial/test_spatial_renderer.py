@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from echo_sense_dsp.spatial import (
     virtualiser_matrix,
 )
 from echo_sense_dsp.spatial.acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions
-from echo_sense_dsp.spatial.design import alignment_delays_s
+from echo_sense_dsp.spatial.design import alignment_delays_s, butterworth2_response
 from echo_sense_dsp.spatial.head import HEAD_RADIUS_M, sphere_transfer, woodworth_itd_s
 from echo_sense_dsp.wavio import read_wav, write_wav
 
@@ -97,6 +99,27 @@ def test_unknown_preset_and_bad_json_raise_config_error(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- physics
+
+
+def test_linkwitz_riley_sections_are_3_db_down_at_the_corner_and_sum_to_an_all_pass() -> None:
+    f = np.linspace(20.0, 20000.0, 1000)
+    low = butterworth2_response(f, 2500.0, RATE_HZ, "lowpass")
+    high = butterworth2_response(f, 2500.0, RATE_HZ, "highpass")
+    corner = butterworth2_response(np.array([2500.0]), 2500.0, RATE_HZ, "lowpass")
+    assert abs(corner[0]) == pytest.approx(1 / np.sqrt(2), rel=1e-9)
+    assert np.allclose(np.abs(low**2 + high**2), 1.0, atol=1e-9)
+
+
+def test_library_imports_and_designs_with_torch_and_homeassistant_blocked() -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['homeassistant'] = None\n"
+        "from echo_sense_dsp.spatial import SpatialRenderer\n"
+        "import echo_sense_dsp.spatial.commands\n"
+        "print(SpatialRenderer('narrow-stereo').latency_samples)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "360"
 
 
 def test_alignment_delays_equal_path_differences_over_c() -> None:
