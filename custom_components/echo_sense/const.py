@@ -21,3 +21,9 @@ DEFAULT_SENSITIVITY: Final = 50  # percent
 DEFAULT_HOLD_TIME_S: Final = 60
 MIN_HOLD_TIME_S: Final = 5
 MAX_HOLD_TIME_S: Final = 3600
+
+# Options (voice).
+CONF_STT_ENGINE: Final = "stt_engine"
+CONF_SUPPRESSION_DB: Final = "suppression_db"
+DEFAULT_SUPPRESSION_DB: Final = 30
+MAX_SUPPRESSION_DB: Final = 100

@@ -42,6 +42,8 @@ class EmissionSwitch(EchoSenseEntity, SwitchEntity, RestoreEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         self.hub.presence.set_emission(True)
+        self.async_write_ha_state()
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         self.hub.presence.set_emission(False)
+        self.async_write_ha_state()

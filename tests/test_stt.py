@@ -1,0 +1,186 @@
+"""The denoising STT proxy inside Home Assistant: audio reaches the user's STT engine
+denoised, at full length, and its text comes back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+
+import numpy as np
+import pytest
+from homeassistant.components.stt import (
+    AudioBitRates,
+    AudioChannels,
+    AudioCodecs,
+    AudioFormats,
+    AudioSampleRates,
+    SpeechMetadata,
+    SpeechResult,
+    SpeechResultState,
+    SpeechToTextEntity,
+    async_get_speech_to_text_entity,
+)
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    MockPlatform,
+    mock_config_flow,
+    mock_integration,
+    mock_platform,
+)
+
+from custom_components.echo_sense import hub as hub_module
+from custom_components.echo_sense.const import CONF_STT_ENGINE, DOMAIN
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from echo_sense_dsp.room import LiveRoom
+
+from .test_init import SIMULATED_DATA
+
+SAMPLE_RATE = 16000
+PROXY = "stt.simulated_room_demo_noise_suppressed_speech_to_text"
+TARGET = "stt.recording_stt"
+NOISE_REDUCTION_DB = 10.0
+TEST_DOMAIN = "recording_stt"
+
+
+class RecordingSTT(SpeechToTextEntity):
+    """A real STT entity for the test: it keeps the audio it is given and 'hears' fixed words."""
+
+    _attr_name = "Recording STT"
+    _attr_unique_id = "recording_stt"
+
+    def __init__(self) -> None:
+        self.received = b""
+
+    @property
+    def supported_languages(self) -> list[str]:
+        return ["en", "de"]
+
+    @property
+    def supported_formats(self) -> list[AudioFormats]:
+        return [AudioFormats.WAV]
+
+    @property
+    def supported_codecs(self) -> list[AudioCodecs]:
+        return [AudioCodecs.PCM]
+
+    @property
+    def supported_bit_rates(self) -> list[AudioBitRates]:
+        return [AudioBitRates.BITRATE_16]
+
+    @property
+    def supported_sample_rates(self) -> list[AudioSampleRates]:
+        return [AudioSampleRates.SAMPLERATE_16000]
+
+    @property
+    def supported_channels(self) -> list[AudioChannels]:
+        return [AudioChannels.CHANNEL_MONO]
+
+    async def async_process_audio_stream(self, metadata: SpeechMetadata, stream: AsyncIterable[bytes]) -> SpeechResult:
+        async for chunk in stream:
+            self.received += chunk
+        return SpeechResult("turn on the kitchen lights", SpeechResultState.SUCCESS)
+
+
+class RecordingSTTFlow(ConfigFlow):
+    """The test engine's (empty) config flow."""
+
+
+@pytest.fixture
+async def recording_stt(hass: HomeAssistant) -> AsyncIterator[RecordingSTT]:
+    entity = RecordingSTT()
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.STT])
+        return True
+
+    async def setup_platform(
+        hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+    ) -> None:
+        async_add_entities([entity])
+
+    mock_integration(hass, MockModule(TEST_DOMAIN, async_setup_entry=setup_entry))
+    mock_platform(hass, f"{TEST_DOMAIN}.stt", MockPlatform(async_setup_entry=setup_platform))
+    mock_platform(hass, f"{TEST_DOMAIN}.config_flow")
+    with mock_config_flow(TEST_DOMAIN, RecordingSTTFlow):
+        assert await async_setup_component(hass, "stt", {})
+        test_entry = MockConfigEntry(domain=TEST_DOMAIN)
+        test_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(test_entry.entry_id)
+        await hass.async_block_till_done()
+        yield entity
+
+
+def _pcm(x: np.ndarray) -> bytes:
+    return np.clip(np.round(x * 32768), -32768, 32767).astype("<i2").tobytes()
+
+
+async def _chunks(data: bytes, size: int = 2048) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def _level_db(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, "<i2").astype(np.float64) / 32768
+    return float(10 * np.log10(np.mean(x[SAMPLE_RATE // 2 :] ** 2) + 1e-12))
+
+
+async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
+    hass: HomeAssistant, recording_stt: RecordingSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SIMULATED_DEVICE_ID,
+        title="Simulated room (demo)",
+        data=SIMULATED_DATA,
+        options={CONF_STT_ENGINE: TARGET},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    proxy = async_get_speech_to_text_entity(hass, PROXY)
+    assert proxy is not None
+    assert proxy.supported_languages == ["en", "de"]
+
+    noise = (0.05 * np.random.default_rng(5).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
+    audio = _pcm(noise)
+    metadata = SpeechMetadata(
+        language="en",
+        format=AudioFormats.WAV,
+        codec=AudioCodecs.PCM,
+        bit_rate=AudioBitRates.BITRATE_16,
+        sample_rate=AudioSampleRates.SAMPLERATE_16000,
+        channel=AudioChannels.CHANNEL_MONO,
+    )
+    result = await proxy.internal_async_process_audio_stream(metadata, _chunks(audio))
+    assert result.result is SpeechResultState.SUCCESS
+    assert result.text == "turn on the kitchen lights"
+    assert len(recording_stt.received) == len(audio)
+    assert _level_db(recording_stt.received) < _level_db(audio) - NOISE_REDUCTION_DB
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_proxy_without_an_engine_reports_an_error(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    proxy = async_get_speech_to_text_entity(hass, PROXY)
+    assert proxy is not None
+    metadata = SpeechMetadata(
+        "en",
+        AudioFormats.WAV,
+        AudioCodecs.PCM,
+        AudioBitRates.BITRATE_16,
+        AudioSampleRates.SAMPLERATE_16000,
+        AudioChannels.CHANNEL_MONO,
+    )
+    result = await proxy.internal_async_process_audio_stream(metadata, _chunks(b"\x00\x00" * 1600))
+    assert result.result is SpeechResultState.ERROR
+    assert await hass.config_entries.async_unload(entry.entry_id)
