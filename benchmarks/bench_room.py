@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from echo_sense_dsp.room import LiveRoom, RoomEngine, load_scenario, render_scenario, scenario_drive
+from echo_sense_dsp.room.engine import OFFLINE_CHUNK_FRAMES
 from echo_sense_dsp.room.scenario import Scenario
 
 FS = 96000
@@ -148,7 +149,7 @@ def main() -> int:
     print()
     print("CPU times (process/thread CPU seconds, one thread), since the machine may be shared.")
     print()
-    print("Offline rendering (`render_scenario`, 16384-frame chunks; target rt_factor >= 5):")
+    print(f"Offline rendering (`render_scenario`, {OFFLINE_CHUNK_FRAMES}-frame chunks; target rt_factor >= 5):")
     print()
     print("\n".join(bench_offline(args.offline_s)))
     print()

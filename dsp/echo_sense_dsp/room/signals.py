@@ -23,8 +23,10 @@ _LOGGER = logging.getLogger(__name__)
 F32 = NDArray[np.float32]
 
 
-def read_audio_file(path: str | Path, sample_rate: int) -> F32:
+def read_audio_file(path: str | Path, sample_rate: int, max_duration_s: float | None = None) -> F32:
     """Read a WAV (always) or FLAC/other media file (needs PyAV or soundfile), mono at ``sample_rate``.
+
+    ``max_duration_s`` trims the file before resampling.
 
     Raises
     ------
@@ -41,6 +43,8 @@ def read_audio_file(path: str | Path, sample_rate: int) -> F32:
         x, rate = audio.samples.mean(axis=1), audio.sample_rate
     else:
         x, rate = _decode_media(p)
+    if max_duration_s is not None:
+        x = x[: int(np.ceil(max_duration_s * rate)) + 1]
     if rate != sample_rate:
         x = resample(x.astype(np.float32), rate, sample_rate)
     return np.ascontiguousarray(x, dtype=np.float32)
