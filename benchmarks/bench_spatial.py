@@ -237,6 +237,23 @@ def coloration_rows(layout: DeviceLayout) -> list[str]:
     ]
 
 
+def headroom_rows(layout: DeviceLayout) -> list[str]:
+    """Largest driver gain of each path over frequency (dB re plain stereo's largest): the drive headroom needed."""
+    f = _freqs()
+    plain = float(np.max(np.abs(_fir_response(layout, "stereo", f))))
+    cells = []
+    for sweet_spot in ("seat", "wide", "room"):
+        sides = float(np.max(np.abs(_fir_response(layout, "spatial", f, sweet_spot)[:, :, :2])))
+        cells.append(f"{20 * np.log10(sides / plain):.1f}")
+    centre = float(np.max(np.abs(_fir_response(layout, "spatial", f)[:, :, 2])))
+    textbook = float(np.max(np.abs(textbook_crosstalk_canceller(layout, f))))
+    return [
+        f"| {layout.name} | "
+        + " | ".join(cells)
+        + f" | {20 * np.log10(centre / plain):.1f} | {20 * np.log10(textbook / plain):.1f} |"
+    ]
+
+
 def textbook_latency_ms(layout: DeviceLayout) -> tuple[float, float]:
     """Textbook inverse: (pre-response, total length) holding 99.9 % of each part's energy, ms."""
     n = EVAL_FFT_SIZE
@@ -329,6 +346,11 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for layout in layouts:
         print("\n".join(coloration_rows(layout)))
+    print("\n### Drive headroom: largest driver gain over frequency, dB re plain stereo\n")
+    print("| layout | L/R seat | L/R wide | L/R room | centre | textbook CTC |")
+    print("|---|---|---|---|---|---|")
+    for layout in layouts:
+        print("\n".join(headroom_rows(layout)))
     print("\n### Latency\n")
     print(
         "| layout | textbook CTC pre-response (ms) | textbook CTC length (ms) | echo_sense spatial (ms) "

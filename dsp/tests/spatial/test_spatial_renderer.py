@@ -206,6 +206,23 @@ def test_hard_panned_source_stays_out_of_the_centre(rng: np.random.Generator) ->
     assert 10 * np.log10(np.mean(out[tail, 0] ** 2) / np.mean(x**2)) > -CENTRE_TOL_DB
 
 
+def test_centre_vocal_is_extracted_from_under_a_hard_panned_guitar(rng: np.random.Generator) -> None:
+    vocal = (0.1 * rng.standard_normal(RATE_HZ)).astype(np.float32)
+    guitar = (0.1 * rng.standard_normal(RATE_HZ)).astype(np.float32)
+    up = CentreUpmixer(RATE_HZ, BLOCK)
+    out = np.zeros((vocal.size, 3), np.float32)
+    stereo = np.stack([vocal + guitar, vocal], axis=1)
+    for k in range(0, vocal.size, BLOCK):
+        up.process(stereo[k : k + BLOCK], out[k : k + BLOCK])
+    lat = up.latency_samples
+    half = vocal.size // 2
+    centre = out[half + lat :, 2]
+    v = vocal[half : vocal.size - lat]
+    g = guitar[half : vocal.size - lat]
+    assert float(np.dot(centre, v) / np.dot(v, v)) == pytest.approx(1.0, abs=0.1)  # vocal in the centre
+    assert abs(float(np.dot(centre, g) / np.dot(g, g))) < 0.1  # guitar is not
+
+
 def test_upmix_reconstructs_left_and_right_exactly(rng: np.random.Generator) -> None:
     stereo = (0.1 * rng.standard_normal((RATE_HZ // 2, 2))).astype(np.float32)
     up = CentreUpmixer(RATE_HZ, BLOCK)
