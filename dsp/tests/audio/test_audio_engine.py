@@ -424,3 +424,54 @@ def test_a_device_that_cannot_open_raises_on_start_and_leaves_nothing_running() 
         engine.start()
     assert _engine_threads() == []
     assert engine.state is EngineState.STOPPED
+
+
+PROBE_HZ = 40_000.0
+PROBE_AMPLITUDE = 0.1
+VOICE_PROBE_LEAK_MAX_DB = -30.0  # dB re the probe at the mic: what the voice branch keeps is the room's noise floor
+
+
+class _ToneSource:
+    def __init__(self) -> None:
+        self._n = 0
+        self._out = np.zeros((FRAMES, 1), np.float32)
+
+    def __call__(self, frames: int) -> NDArray[np.float32]:
+        t = (np.arange(frames) + self._n) / RATE_HZ
+        self._n += frames
+        self._out[:frames, 0] = PROBE_AMPLITUDE * np.sin(2 * np.pi * PROBE_HZ * t)
+        return self._out[:frames]
+
+
+@pytest.mark.slow  # the real room simulator costs ~7 ms per 10 ms block on the CI machine
+def test_probe_through_the_simulated_room_reaches_presence_but_not_the_voice_branch() -> None:
+    from echo_sense_dsp.room import LiveRoom
+
+    blocks = 30
+    engine = AudioEngine(
+        lambda: SimulatedBackend(LiveRoom("empty_room", driver_count=DRIVERS), realtime=False, max_blocks=blocks),
+        sample_rate=RATE_HZ,
+        input_channels=MICS,
+        output_channels=DRIVERS,
+    )
+    presence = engine.subscribe_input("presence", with_reference=True, max_queue_blocks=64)
+    voice = engine.subscribe_input("voice", channels=[0], sample_rate=16_000, max_queue_blocks=64)
+    engine.probe_bus.set_source(_ToneSource())
+    engine.start()
+    assert _wait_for(lambda: engine.blocks_processed >= blocks, timeout=60.0)
+    engine.stop()
+    p_blocks = list(iter(lambda: presence.get(timeout=0), None))
+    v_blocks = list(iter(lambda: voice.get(timeout=0), None))
+    half = len(p_blocks) // 2  # after the probe, the room's paths and the filters have settled
+    mics = np.concatenate([b.mics for b in p_blocks[half:]])
+    reference = np.concatenate([b.reference for b in p_blocks[half:] if b.reference is not None])
+    voice_mic = np.concatenate([b.mics for b in v_blocks[half:]])[:, 0]
+
+    np.testing.assert_allclose(np.max(np.abs(reference)), PROBE_AMPLITUDE, rtol=1e-3)  # below the knee
+    spectrum = np.abs(np.fft.rfft(mics[:, 0] * np.hanning(mics.shape[0])))
+    peak_hz = np.fft.rfftfreq(mics.shape[0], 1 / RATE_HZ)[spectrum.argmax()]
+    assert peak_hz == pytest.approx(PROBE_HZ, abs=RATE_HZ / mics.shape[0] * 2)
+    probe_rms = np.sqrt(np.mean(mics[:, 0] ** 2))
+    leak_db = 20 * np.log10(np.sqrt(np.mean(voice_mic**2)) / probe_rms + 1e-30)
+    assert leak_db < VOICE_PROBE_LEAK_MAX_DB
+    assert all(b.mics.shape == (160, 1) for b in v_blocks)
