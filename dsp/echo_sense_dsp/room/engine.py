@@ -560,10 +560,13 @@ class RoomEngine:
         Sources do not depend on the drive, so they are rendered ahead in SOURCE_CHUNK windows.
         """
         n1 = n0 + frames
-        while self._src_done < n1:
+        if self._src_done < n1:
             a = self._src_done
-            self._src_out.append(self._render_sources(a, SOURCE_CHUNK))
-            self._src_done = a + SOURCE_CHUNK
+            chunks = -(-(n1 - a) // SOURCE_CHUNK)
+            self._src_out.append(
+                np.concatenate([self._render_sources(a + i * SOURCE_CHUNK, SOURCE_CHUNK) for i in range(chunks)])
+            )
+            self._src_done = a + chunks * SOURCE_CHUNK
         return np.asarray(self._src_out.get(n0, n1), dtype=np.float64)
 
     def _render_sources(self, n0: int, frames: int) -> F64:

@@ -161,7 +161,7 @@ def test_streaming_equals_offline_for_any_block_partition() -> None:
         }
     )
     offline = render_scenario(sc)
-    for block in (960, 333):
+    for block in (960, 333, 40000):
         live = LiveRoom(sc, loop=False)
         d = offline.drive
         out = np.concatenate([live.process(d[i : i + block]) for i in range(0, d.shape[0], block)])
