@@ -21,7 +21,10 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -52,10 +55,14 @@ from .const import (
     CONF_OUTPUT_CHANNELS,
     CONF_SAMPLE_RATE,
     CONF_SENSITIVITY,
+    CONF_STT_ENGINE,
+    CONF_SUPPRESSION_DB,
     DEFAULT_HOLD_TIME_S,
     DEFAULT_SENSITIVITY,
+    DEFAULT_SUPPRESSION_DB,
     DOMAIN,
     MAX_HOLD_TIME_S,
+    MAX_SUPPRESSION_DB,
     MIN_HOLD_TIME_S,
 )
 from .hub import HubConfig
@@ -266,32 +273,50 @@ class EchoSenseOptionsFlow(OptionsFlowWithReload):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         if user_input is not None:
-            return self.async_create_entry(data={**self.config_entry.options, **user_input})
+            options = {**self.config_entry.options, **user_input}
+            if not user_input.get(CONF_STT_ENGINE):
+                options.pop(CONF_STT_ENGINE, None)
+            elif self._is_own_stt(user_input[CONF_STT_ENGINE]):
+                return self.async_show_form(
+                    step_id="init", data_schema=self._schema(), errors={CONF_STT_ENGINE: "stt_loop"}
+                )
+            return self.async_create_entry(data=options)
+        return self.async_show_form(step_id="init", data_schema=self._schema())
+
+    def _is_own_stt(self, entity_id: str) -> bool:
+        """True when ``entity_id`` is this integration's own proxy (forwarding to it would loop)."""
+        entry = er.async_get(self.hass).async_get(entity_id)
+        return entry is not None and entry.platform == DOMAIN
+
+    def _schema(self) -> vol.Schema:
         options = self.config_entry.options
-        schema = vol.Schema(
+        return vol.Schema(
             {
-                vol.Required(CONF_SENSITIVITY, default=options.get(CONF_SENSITIVITY, DEFAULT_SENSITIVITY)): vol.All(
-                    NumberSelector(
-                        NumberSelectorConfig(
-                            min=0, max=100, step=5, unit_of_measurement="%", mode=NumberSelectorMode.SLIDER
-                        )
-                    ),
-                    vol.Coerce(int),
-                    vol.Range(min=0, max=100),
+                vol.Required(
+                    CONF_SENSITIVITY, default=options.get(CONF_SENSITIVITY, DEFAULT_SENSITIVITY)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0, max=100, step=5, unit_of_measurement="%", mode=NumberSelectorMode.SLIDER
+                    )
                 ),
-                vol.Required(CONF_HOLD_TIME, default=options.get(CONF_HOLD_TIME, DEFAULT_HOLD_TIME_S)): vol.All(
-                    NumberSelector(
-                        NumberSelectorConfig(
-                            min=MIN_HOLD_TIME_S,
-                            max=MAX_HOLD_TIME_S,
-                            step=5,
-                            unit_of_measurement="s",
-                            mode=NumberSelectorMode.BOX,
-                        )
-                    ),
-                    vol.Coerce(int),
-                    vol.Range(min=MIN_HOLD_TIME_S, max=MAX_HOLD_TIME_S),
+                vol.Required(CONF_HOLD_TIME, default=options.get(CONF_HOLD_TIME, DEFAULT_HOLD_TIME_S)): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_HOLD_TIME_S,
+                        max=MAX_HOLD_TIME_S,
+                        step=5,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Optional(CONF_STT_ENGINE, description={"suggested_value": options.get(CONF_STT_ENGINE)}): (
+                    EntitySelector(EntitySelectorConfig(domain="stt"))
+                ),
+                vol.Required(
+                    CONF_SUPPRESSION_DB, default=options.get(CONF_SUPPRESSION_DB, DEFAULT_SUPPRESSION_DB)
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0, max=MAX_SUPPRESSION_DB, step=3, unit_of_measurement="dB", mode=NumberSelectorMode.SLIDER
+                    )
                 ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)

@@ -34,6 +34,7 @@ from echo_sense_dsp.audio import (
 from echo_sense_dsp.errors import EchoSenseError
 from echo_sense_dsp.room import LiveRoom
 
+from .blueprints import async_install_blueprints
 from .const import (
     CONF_DEVICE_ID,
     CONF_DEVICE_NAME,
@@ -153,6 +154,7 @@ class EchoSenseHub:
                 translation_placeholders={"reason": str(err)},
             ) from err
         self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
+        await async_install_blueprints(self.hass)
 
     async def async_shutdown(self) -> None:
         """Stop the engine and everything the hub started; nothing is left running."""

@@ -77,7 +77,7 @@ class PresencePipeline:
         options = self.hub.entry.options
         return PresenceDetector(
             self.calibration,
-            sensitivity=options.get(CONF_SENSITIVITY, DEFAULT_SENSITIVITY) / 100.0,
+            sensitivity=float(options.get(CONF_SENSITIVITY, DEFAULT_SENSITIVITY)) / 100.0,
             hold_time_s=float(options.get(CONF_HOLD_TIME, DEFAULT_HOLD_TIME_S)),
             sample_rate=self.hub.config.sample_rate,
             mic_count=self.hub.config.input_channels,
