@@ -7,8 +7,10 @@ engine     :class:`AudioEngine`: one full-duplex stream shared by every capabili
            ring-buffer design and python-sounddevice's callback contract).
 buses      media bus (48 kHz, resampled), announcement bus (ducks media with linear-in-dB
            ramps), probe bus (ultrasound source callable), soft-knee tanh limiter
-backends   ``BACKENDS``: ``sounddevice`` (PortAudio ``sd.Stream``), ``simulated`` (a room model
-           paced in real time, or lock-step), ``wav`` (file in, recording out)
+backends   ``BACKENDS``: ``sounddevice`` (PortAudio ``sd.Stream``), ``simulated`` (a room model,
+           e.g. :class:`echo_sense_dsp.room.LiveRoom`, paced in real time or lock-step), ``wav``
+           (file in, recording out); :func:`backend_factory_for` picks one from a device id
+commands   ``echo-sense engine MICS.wav OUT.wav``: the engine over files (WAV backend)
 ring       :class:`BlockRing`, preallocated power-of-two single-producer single-consumer ring
 
 Resampling (96 kHz -> 16 kHz voice branch, 48 kHz -> 96 kHz media) is
@@ -24,6 +26,7 @@ from .backends import (
     SoundDeviceBackend,
     StreamConfig,
     WavBackend,
+    backend_factory_for,
 )
 from .buses import BUS_SAMPLE_RATE, Ducker, ProbeBus, SoftLimiter, StreamBus
 from .devices import (
@@ -65,6 +68,7 @@ __all__ = [
     "StreamConfig",
     "Subscription",
     "WavBackend",
+    "backend_factory_for",
     "list_devices",
     "probe_device",
 ]

@@ -405,6 +405,38 @@ class WavBackend(_ThreadedBackend):
             write_wav(self.output_path, self.recorded, self.sample_rate)
 
 
+def backend_factory_for(
+    device_id: str, *, scenario: str = "demo_day", realtime: bool = True, driver_count: int | None = None
+) -> Callable[[], AudioBackend]:
+    """The backend factory the hub's config entry names: the simulated room or a real card.
+
+    Parameters
+    ----------
+    device_id : ``SIMULATED_DEVICE_ID`` for the simulated room, else a stable device id
+        (``"<host api>:<name>"``) or a PortAudio name such as ``"pulse"``.
+    scenario : the room scenario (preset name or JSON path) for the simulated device.
+    realtime : pace the simulated room by the clock (False: lock-step, as fast as possible).
+    driver_count : drivers of the simulated room (default ``SIMULATED_DRIVER_COUNT``).
+
+    Returns
+    -------
+    A callable the engine calls at start and at every reconnect. Building the simulated room
+    takes seconds: call :meth:`AudioEngine.start` from an executor.
+    """
+    from .devices import SIMULATED_DEVICE_ID, SIMULATED_DRIVER_COUNT
+
+    if device_id == SIMULATED_DEVICE_ID:
+
+        def simulated() -> AudioBackend:
+            from ..room import LiveRoom  # the room simulator is only needed for the simulated device
+
+            room = LiveRoom(scenario, driver_count=driver_count or SIMULATED_DRIVER_COUNT)
+            return SimulatedBackend(room, realtime=realtime)
+
+        return simulated
+    return lambda: SoundDeviceBackend(device_id)
+
+
 BACKENDS: dict[str, type[Any]] = {
     "sounddevice": SoundDeviceBackend,
     "simulated": SimulatedBackend,
@@ -421,4 +453,5 @@ __all__ = [
     "SoundDeviceBackend",
     "StreamConfig",
     "WavBackend",
+    "backend_factory_for",
 ]
