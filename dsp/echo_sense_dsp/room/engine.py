@@ -54,8 +54,7 @@ C128 = NDArray[np.complex128]
 
 DEFAULT_SAMPLE_RATE = 96000
 NOISE_CHUNK = 4096
-STATIC_HEAD_TAPS = 4096  # static response taps convolved per block; the rest ahead on a grid
-SOURCE_CHUNK = 16384  # audible sources are rendered ahead in chunks of this many frames
+PARTITION = 1024  # uniformly partitioned convolution: partition size, frames (10.7 ms at 96 kHz)
 PATH_CHUNK = 512  # moving-path parameters are computed for this many control points at once
 CONTROL_STEPS_PER_DECIMATION = 16  # control period = 16 decimated samples (0.5 ms at 96 kHz)
 MIN_REFLECTOR_DISTANCE_M = 0.05
@@ -112,12 +111,54 @@ def _fft_convolve_tail(
     return np.asarray(out[seg.shape[0] - frames : seg.shape[0]], dtype=np.float64)
 
 
+class _PartitionedConvolver:
+    """Uniformly partitioned overlap-save convolution (frequency-domain delay line).
+
+    ``step(x)`` takes the next ``partition`` input frames (partition, I) and returns the
+    matching output frames (partition, O) of the full linear convolution with h (L, I, O).
+    The work per step is two FFTs per channel plus a spectral multiply-add over L / partition
+    partitions: no periodic spike, unlike one long FFT convolution.
+    """
+
+    def __init__(self, h: NDArray[np.floating], partition: int) -> None:
+        self.partition = b = partition
+        n_part = -(-h.shape[0] // b)
+        hp = np.zeros((n_part * b, *h.shape[1:]))
+        hp[: h.shape[0]] = h
+        parts = hp.reshape(n_part, b, *h.shape[1:])
+        self.spec = sfft.rfft(parts, 2 * b, axis=1)  # (P, b + 1, I, O)
+        self.fdl = np.zeros((n_part, b + 1, h.shape[1]), dtype=np.complex128)
+        self.prev = np.zeros((b, h.shape[1]))
+        self.pos = 0
+        self.silent = n_part  # steps since the last non-zero input (all silent at start)
+
+    def step(self, x: NDArray[np.floating]) -> F64:
+        b, n_part = self.partition, self.spec.shape[0]
+        if not np.any(x):
+            self.silent += 1
+            if self.silent > n_part:  # the delay line holds only zeros: output is zero
+                self.fdl[self.pos] = 0.0
+                self.prev[:] = 0.0
+                self.pos = (self.pos + 1) % n_part
+                return np.zeros((b, self.spec.shape[3]))
+        else:
+            self.silent = 0
+        self.fdl[self.pos] = sfft.rfft(np.concatenate([self.prev, x]), axis=0)
+        self.prev = np.array(x, dtype=np.float64)
+        order = (self.pos - np.arange(n_part)) % n_part
+        if self.spec.shape[2] == 1:
+            y_spec = np.einsum("pf,pfo->fo", self.fdl[order, :, 0], self.spec[:, :, 0, :])
+        else:
+            y_spec = np.einsum("pfi,pfio->fo", self.fdl[order], self.spec)
+        self.pos = (self.pos + 1) % n_part
+        return np.asarray(sfft.irfft(y_spec, 2 * b, axis=0)[b:], dtype=np.float64)
+
+
 @dataclass
 class _AudibleSource:
     start: int
     signal: F32  # already at level
-    rir: F32  # (L, 1, n_mics)
-    spec: dict[int, NDArray[np.complexfloating]]
+    conv: _PartitionedConvolver  # room response (L, 1, n_mics)
 
 
 class RoomEngine:
@@ -213,12 +254,13 @@ class RoomEngine:
         self.static_rir = np.stack(rirs, axis=1)  # (L, D, M)
         # uniformly split: head taps [0, T0) per block, tail taps [T0, L) computed ahead on a
         # fixed T0 grid (the tail only needs input at least T0 samples old)
-        t0 = min(STATIC_HEAD_TAPS, self.rir_length)
+        t0 = min(PARTITION, self.rir_length)
         self._static_head = np.ascontiguousarray(self.static_rir[:t0])
-        self._static_tail = np.ascontiguousarray(self.static_rir[t0:]) if self.rir_length > t0 else None
+        self._static_tail = (
+            _PartitionedConvolver(self.static_rir[t0:], PARTITION) if self.rir_length > PARTITION else None
+        )
         self._head_spec: dict[int, NDArray[np.complexfloating]] = {}
-        self._tail_spec: dict[int, NDArray[np.complexfloating]] = {}
-        self._tail_out = _Tape(self.mic_count, np.float64, 4 * t0)
+        self._tail_out = _Tape(self.mic_count, np.float64, 4 * PARTITION)
         self._tail_done = 0
         self._rad = _Tape(self.driver_count, np.float64, self.rir_length + 256)
 
@@ -248,8 +290,8 @@ class RoomEngine:
                 extra_delay_s=self.mic_delay_s,
             )
             start = round(src.start_s * self.sample_rate)
-            self.sources.append(_AudibleSource(start, sig, rir[:, None, :], {}))
-        self._src_out = _Tape(self.mic_count, np.float32, 2 * SOURCE_CHUNK)
+            self.sources.append(_AudibleSource(start, sig, _PartitionedConvolver(rir[:, None, :], PARTITION)))
+        self._src_out = _Tape(self.mic_count, np.float32, 4 * PARTITION)
         self._src_done = 0
 
     def _source_signal(self, src: Source, rng: np.random.Generator) -> F32 | None:
@@ -360,12 +402,14 @@ class RoomEngine:
         t0 = self._static_head.shape[0]
         out = _fft_convolve_tail(self._rad.get(n0 - t0 + 1, n1), self._head_spec, self._static_head, frames)
         if self._static_tail is not None:
-            a = self._tail_done
-            b = -(-n1 // t0) * t0
-            if b > a:  # y_tail[n] = sum_k tail[k] x[n - T0 - k] needs x < b - T0 <= n1 - 1
-                seg = self._rad.get(a - self.rir_length + 1, b - t0)
-                self._tail_out.append(_fft_convolve_tail(seg, self._tail_spec, self._static_tail, b - a))
-                self._tail_done = b
+            # tail window [kB, (k + 1)B) = tail taps applied to input [(k - 1)B, kB): available
+            windows = []
+            while self._tail_done < n1:
+                k0 = self._tail_done
+                windows.append(self._static_tail.step(self._rad.get(k0 - PARTITION, k0)))
+                self._tail_done = k0 + PARTITION
+            if windows:
+                self._tail_out.append(np.concatenate(windows))
             out += self._tail_out.get(n0, n1)
         return out
 
@@ -557,34 +601,26 @@ class RoomEngine:
     def audible_sources(self, n0: int, frames: int) -> F64:
         """Talkers and noise sources at the mics for [n0, n0 + frames): (frames, M).
 
-        Sources do not depend on the drive, so they are rendered ahead in SOURCE_CHUNK windows.
+        Sources do not depend on the drive, so they are rendered ahead, one partition at a time.
         """
         n1 = n0 + frames
-        if self._src_done < n1:
+        windows = []
+        while self._src_done < n1:
             a = self._src_done
-            chunks = -(-(n1 - a) // SOURCE_CHUNK)
-            self._src_out.append(
-                np.concatenate([self._render_sources(a + i * SOURCE_CHUNK, SOURCE_CHUNK) for i in range(chunks)])
-            )
-            self._src_done = a + chunks * SOURCE_CHUNK
-        return np.asarray(self._src_out.get(n0, n1), dtype=np.float64)
-
-    def _render_sources(self, n0: int, frames: int) -> F64:
-        out = np.zeros((frames, self.mic_count))
-        n1 = n0 + frames
-        length = self.rir_length
-        for src in self.sources:
-            lo = n0 - length + 1
-            idx = np.arange(lo, n1, dtype=np.int64)
+            idx = np.arange(a, a + PARTITION, dtype=np.int64)
             if self.loop and self.duration_frames > 0:
                 idx = np.mod(idx, self.duration_frames)
-            rel = idx - src.start
-            valid = (rel >= 0) & (rel < src.signal.size)
-            if not valid.any():
-                continue
-            seg = np.where(valid, src.signal[np.clip(rel, 0, src.signal.size - 1)], 0.0)[:, None]
-            out += _fft_convolve_tail(seg, src.spec, src.rir, frames)
-        return out
+            y = np.zeros((PARTITION, self.mic_count))
+            for src in self.sources:
+                rel = idx - src.start
+                valid = (rel >= 0) & (rel < src.signal.size)
+                seg = np.where(valid, src.signal[np.clip(rel, 0, src.signal.size - 1)], 0.0)[:, None]
+                y += src.conv.step(seg)
+            windows.append(y)
+            self._src_done = a + PARTITION
+        if windows:
+            self._src_out.append(np.concatenate(windows))
+        return np.asarray(self._src_out.get(n0, n1), dtype=np.float64)
 
     def _self_noise(self, frames: int) -> F32:
         while self._noise_buf.shape[0] < frames:
