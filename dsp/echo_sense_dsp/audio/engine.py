@@ -379,9 +379,15 @@ class AudioEngine:
         self._worker.start()
 
     def stop(self) -> None:
-        """Stop streaming, close the device, join every thread the engine started, end subscriptions."""
+        """Stop streaming, close the device, join every thread the engine started, end subscriptions.
+
+        Blocking (joins threads, closes the device): call it from an executor, never from a state
+        listener. Subscriptions end here; subscribe again after the next :meth:`start`.
+        """
         self._stop.set()
         worker, self._worker = self._worker, None
+        if worker is threading.current_thread():
+            raise RuntimeError("AudioEngine.stop() called from a state listener; hand it to another thread")
         if worker is not None:
             worker.join()
         self._close_backend()

@@ -14,11 +14,13 @@ import pytest
 from numpy.typing import NDArray
 
 from echo_sense_dsp.audio import (
+    SIMULATED_DEVICE_ID,
     AudioEngine,
     EngineState,
     SimulatedBackend,
     StreamConfig,
     WavBackend,
+    backend_factory_for,
 )
 from echo_sense_dsp.errors import ConfigError, DeviceError, DeviceNotFoundError
 from echo_sense_dsp.resample import resample
@@ -445,23 +447,23 @@ class _ToneSource:
 
 @pytest.mark.slow  # the real room simulator costs ~7 ms per 10 ms block on the CI machine
 def test_probe_through_the_simulated_room_reaches_presence_but_not_the_voice_branch() -> None:
-    from echo_sense_dsp.room import LiveRoom
-
+    # The hub's own path to the simulated device: backend_factory_for(SIMULATED_DEVICE_ID) builds
+    # a LiveRoom (here the empty-room preset, lock-step so the test runs as fast as the room allows).
     blocks = 30
     engine = AudioEngine(
-        lambda: SimulatedBackend(LiveRoom("empty_room", driver_count=DRIVERS), realtime=False, max_blocks=blocks),
+        backend_factory_for(SIMULATED_DEVICE_ID, scenario="empty_room", realtime=False),
         sample_rate=RATE_HZ,
         input_channels=MICS,
         output_channels=DRIVERS,
     )
-    presence = engine.subscribe_input("presence", with_reference=True, max_queue_blocks=64)
-    voice = engine.subscribe_input("voice", channels=[0], sample_rate=16_000, max_queue_blocks=64)
+    presence = engine.subscribe_input("presence", with_reference=True, max_queue_blocks=1024)
+    voice = engine.subscribe_input("voice", channels=[0], sample_rate=16_000, max_queue_blocks=1024)
     engine.probe_bus.set_source(_ToneSource())
     engine.start()
     assert _wait_for(lambda: engine.blocks_processed >= blocks, timeout=60.0)
     engine.stop()
-    p_blocks = list(iter(lambda: presence.get(timeout=0), None))
-    v_blocks = list(iter(lambda: voice.get(timeout=0), None))
+    p_blocks = list(iter(lambda: presence.get(timeout=0), None))[:blocks]
+    v_blocks = list(iter(lambda: voice.get(timeout=0), None))[:blocks]
     half = len(p_blocks) // 2  # after the probe, the room's paths and the filters have settled
     mics = np.concatenate([b.mics for b in p_blocks[half:]])
     reference = np.concatenate([b.reference for b in p_blocks[half:] if b.reference is not None])
