@@ -7,6 +7,9 @@ library's ``write_wav``) into the media-source ``local`` folder.
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
+import threading
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,15 +20,16 @@ import pytest
 from homeassistant.components.media_player import DOMAIN as MP_DOMAIN
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CoreState, HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 from numpy.typing import NDArray
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache
 
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.hub import EchoSenseHub
+from custom_components.echo_sense.media_player import CONF_SOUND_MODE, default_layout, speaker_layout
 from custom_components.echo_sense.playback import LEAD_S
 from custom_components.echo_sense.presence import PresencePipeline
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
@@ -268,3 +272,75 @@ async def test_tts_say_plays_as_an_announcement(ha_core: HomeAssistant, speaker:
     assert engine.media_bus.frames_played == 0
     await _wait_for(lambda: not _state(hass).attributes["announcing"], "the announcement to end")
     assert _state(hass).state == "idle"
+
+
+async def test_http_url_plays_and_stops(
+    hass: HomeAssistant, speaker: EchoSenseHub, media_dir: Path, socket_enabled: None
+) -> None:
+    """A plain http URL (a local web server serving the test FLAC), decoded by PyAV."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(media_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tone.flac"
+        await _call(hass, "play_media", media_content_id=url, media_content_type="music")
+        state = _state(hass)
+        assert state.state == "playing"
+        assert state.attributes["media_content_id"] == url
+        assert state.attributes["media_duration"] == pytest.approx(4.0, abs=DURATION_TOL_S)
+        await _wait_for(lambda: speaker.engine.media_bus.frames_played > 24_000, "music from the URL")
+        await _call(hass, "media_stop")
+        assert _state(hass).state == "idle"
+        assert speaker.engine.media_bus.queued_s == 0
+    finally:
+        await hass.async_add_executor_job(server.shutdown)
+        server.server_close()
+        thread.join()
+
+
+def test_layout_option_falls_back_to_the_preset_with_one_driver_per_output(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert default_layout(2) == "narrow-stereo"
+    assert default_layout(4) == "soundbar-4"
+    assert default_layout(5) == "studio-array"
+    assert default_layout(3) is None
+    layout = speaker_layout("soundbar-4", 4)
+    assert layout is not None and layout.name == "soundbar-4"
+    layout = speaker_layout("soundbar-4", 2)
+    assert layout is not None and layout.name == "narrow-stereo"
+    assert "has 4 drivers but the sound device has 2 outputs" in caplog.text
+    layout = speaker_layout("no-such-layout", 5)
+    assert layout is not None and layout.name == "studio-array"
+    assert speaker_layout(None, 3) is None  # no preset fits: plain stereo
+
+
+async def test_volume_mute_and_sound_mode_survive_a_restart(
+    hass: HomeAssistant, media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
+    monkeypatch.setattr(PresencePipeline, "start", lambda self: None)
+    hass.set_state(CoreState.not_running)
+    mock_restore_cache(
+        hass, [State(ENTITY, "idle", {"volume_level": 0.8, "is_volume_muted": True, "sound_mode": "stereo"})]
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SIMULATED_DEVICE_ID,
+        title="Simulated room (demo)",
+        data=SIMULATED_DATA,
+        options={CONF_SOUND_MODE: "spatial"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    try:
+        state = _state(hass)
+        assert state.attributes["volume_level"] == pytest.approx(0.8)
+        assert state.attributes["is_volume_muted"] is True
+        assert state.attributes["sound_mode"] == "stereo"
+    finally:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()

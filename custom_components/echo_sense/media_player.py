@@ -11,6 +11,8 @@ channels falls back to that default (with a warning); with no matching preset th
 unrendered in stereo (the bus sends it to the first two drivers, or averages it for one).
 The sound mode (``"spatial"`` or ``"stereo"``, default ``entry.options["sound_mode"]``) can be
 changed from the player; volume, mute and sound mode are restored after a restart.
+Announcements are rendered in stereo mode (speech by side, no virtualiser) and play at the
+player's volume.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ CONF_SOUND_MODE = "sound_mode"  # options key: "spatial" or "stereo"
 DEFAULT_SOUND_MODE = "spatial"
 DEFAULT_VOLUME = 0.5
 VOLUME_STEP = 0.05
+POSITION_DRIFT_S = 0.5  # s: a new position reading when the extrapolated one is off by more
 TTS_MEDIA_SOURCE_PREFIX = "media-source://tts/"
 
 SUPPORTED_FEATURES = (
@@ -137,6 +140,7 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         mode = hub.entry.options.get(CONF_SOUND_MODE, DEFAULT_SOUND_MODE)
         self._attr_sound_mode: str = mode if mode in self._attr_sound_mode_list else "stereo"
         self._position_s: float | None = None
+        self._removed = False
         self._duration_s: float | None = None
         self._attr_volume_level = DEFAULT_VOLUME
         self._attr_is_volume_muted = False
@@ -157,10 +161,14 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         self._apply_volume()
         renderer = await self.hass.async_add_executor_job(make_renderer, self._layout, self._attr_sound_mode)
         self._music.set_renderer(renderer)
+        # Speech goes to the drivers by side (stereo mode), never through the spatial virtualiser.
+        speech = await self.hass.async_add_executor_job(make_renderer, self._layout, "stereo")
+        self._announcement.set_renderer(speech)
         self._update_position()
 
     async def async_will_remove_from_hass(self) -> None:
         """Stop both player threads (nothing may outlive the entity)."""
+        self._removed = True
         await self.hass.async_add_executor_job(self._music.stop)
         await self.hass.async_add_executor_job(self._announcement.stop)
         await super().async_will_remove_from_hass()
@@ -171,7 +179,7 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
 
     @callback
     def _async_player_changed(self) -> None:
-        if self.hass is None or self.entity_id is None:
+        if self._removed:  # a report that was on its way while the entity went
             return
         self._update_position()
         self.async_write_ha_state()
@@ -218,9 +226,13 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
 
     @callback
     def async_write_ha_state(self) -> None:
-        # The hub's periodic refresh calls this too: keep the position reading fresh.
-        if self._music.state is PlayerState.PLAYING:
-            self._update_position()
+        # The hub's periodic refresh calls this too: correct the reading when the engine's
+        # clock has drifted from the frontend's extrapolation (a slow or stalled stream).
+        if self._music.state is PlayerState.PLAYING and self._position_s is not None:
+            updated = self._attr_media_position_updated_at or dt_util.utcnow()
+            extrapolated = self._position_s + (dt_util.utcnow() - updated).total_seconds()
+            if abs(self._music.position_s - extrapolated) > POSITION_DRIFT_S:
+                self._update_position()
         super().async_write_ha_state()
 
     # -------------------------------------------------------------- playing
