@@ -16,13 +16,19 @@ Contents
                             target gain curve [6]_ [7]_, centre beamformer [8]_, textbook CTC.
 ``convolution``             Uniformly partitioned FFT convolution [9]_.
 ``renderer``                :class:`SpatialRenderer` (streaming), :func:`render` (offline).
-``commands``                ``echo-sense spatialize IN.wav OUT.wav --layout L --mode M``.
+``commands``                ``echo-sense spatialize IN.wav OUT.wav --layout L --mode M
+                            [--sweet-spot seat|wide|room]``.
 ==========================  ============================================================
 
 Modes (:data:`MODES`): ``"stereo"`` (plain, band-split and delay-aligned) and ``"spatial"``.
 Sweet-spot profiles of the canceller (:data:`SWEET_SPOTS`): ``"seat"``, ``"wide"``, ``"room"``.
 Blocks are ``(frames, channels)`` float32; outputs have one channel per driver in the
 layout's order.
+
+A compact array at a few metres makes a sound field that varies almost linearly across
+the head, so a canceller's null at one ear cannot be both deep and wide: ``"seat"`` gives
+the most separation at the listening position, ``"wide"`` keeps it 10 cm to each side,
+``"room"`` stays better than plain stereo 30 cm to each side (``benchmarks/bench_spatial.py``).
 
 References
 ----------

@@ -1,6 +1,6 @@
 """Filter design: band split, delay alignment, virtualiser, crosstalk canceller, centre beam.
 
-Everything is designed once per (layout, mode, sample rate) on a frequency grid, turned
+Everything is designed once per (layout, mode, sample rate, sweet spot) on a frequency grid, turned
 into FIR filters (``FILTER_TAPS`` taps, a common modelling delay) and cached. The renderer
 only convolves.
 

@@ -41,7 +41,8 @@ class SpatialRenderer:
 
     Notes
     -----
-    Filters are designed once per (layout, mode, rate) and cached process-wide. All state
+    Filters are designed once per (layout, mode, rate, sweet spot) and cached process-wide
+    (0.5-1.2 s the first time: build renderers off the event loop). All state
     is allocated here; :meth:`process` writes into a preallocated output buffer.
     """
 
