@@ -127,6 +127,7 @@ class _PartitionedConvolver:
         hp[: h.shape[0]] = h
         parts = hp.reshape(n_part, b, *h.shape[1:])
         self.spec = sfft.rfft(parts, 2 * b, axis=1)  # (P, b + 1, I, O)
+        self._spec_fpo = np.ascontiguousarray(self.spec[:, :, 0, :].transpose(1, 0, 2))  # (b + 1, P, O)
         self.fdl = np.zeros((n_part, b + 1, h.shape[1]), dtype=np.complex128)
         self.prev = np.zeros((b, h.shape[1]))
         self.pos = 0
@@ -146,8 +147,8 @@ class _PartitionedConvolver:
         self.fdl[self.pos] = sfft.rfft(np.concatenate([self.prev, x]), axis=0)
         self.prev = np.array(x, dtype=np.float64)
         order = (self.pos - np.arange(n_part)) % n_part
-        if self.spec.shape[2] == 1:
-            y_spec = np.einsum("pf,pfo->fo", self.fdl[order, :, 0], self.spec[:, :, 0, :])
+        if self.spec.shape[2] == 1:  # batched over bins: (F, 1, P) @ (F, P, O)
+            y_spec = np.matmul(self.fdl[order, :, 0].T[:, None, :], self._spec_fpo)[:, 0, :]
         else:
             y_spec = np.einsum("pfi,pfio->fo", self.fdl[order], self.spec)
         self.pos = (self.pos + 1) % n_part

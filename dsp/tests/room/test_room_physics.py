@@ -19,6 +19,8 @@ FREE_FIELD_TOL_DB = -40.0  # relative RMS error
 STREAM_TOL = 1e-6  # absolute, full scale 1
 WALL_TOL_DB = 1.5
 IMD_MIN_DB = 30.0  # sideband rise with the nonlinearity on
+COMB_TOL_HZ = 2.0  # distance of the fan echo's energy from the blade-rate comb lines
+COMB_ENERGY_FRACTION = 0.9
 NARROWBAND_TOL_DB = -40.0  # echo error of the narrowband-array model vs exact per-mic delays
 
 
@@ -226,3 +228,28 @@ def test_narrowband_array_model_matches_exact_per_mic_delays_for_the_probe() -> 
     seg = slice(int(0.1 * FS), None)
     err_db = 10 * np.log10(np.sum((fast[seg] - exact[seg]) ** 2) / np.sum(exact[seg] ** 2))
     assert err_db < NARROWBAND_TOL_DB
+
+
+def test_fan_echo_is_a_blade_rate_comb_within_the_tip_doppler() -> None:
+    rps, blades, radius_m = 20.0, 3, 0.15
+    base = {
+        "duration_s": 1.2,
+        "room": _anechoic(),
+        "device": _ideal_device(position_m=[1.0, 4.0, 1.5]),
+        "drive": {"probe": {"frequency_hz": 40000.0, "level_dbfs": -10.0}},
+    }
+    fan = {"position_m": [2.5, 4.0, 1.5], "axis": [0.0, 0.0, 1.0], "radius_m": radius_m, "blades": blades}
+    echo = (
+        render_scenario({**base, "fans": [{**fan, "rpm": 60 * rps}]}).mics[:, 0].astype(np.float64)
+        - render_scenario(base).mics[:, 0].astype(np.float64)
+    )[int(0.2 * FS) : int(1.2 * FS)]
+    power = np.abs(np.fft.rfft(echo)) ** 2  # 1 Hz bins, 1 s is a whole number of periods
+    f = np.fft.rfftfreq(echo.size, 1 / FS)
+    line_hz = blades * rps
+    near_line = np.abs((f - 40000.0 + line_hz / 2) % line_hz - line_hz / 2) <= COMB_TOL_HZ
+    assert power[near_line].sum() / power.sum() > COMB_ENERGY_FRACTION
+    tip_doppler_hz = float(doppler_shift_hz(2 * np.pi * radius_m * rps, 40000.0, speed_of_sound_m_s(21.0)))
+    outside = np.abs(f - 40000.0) > 1.2 * tip_doppler_hz
+    assert power[outside].sum() / power.sum() < 1e-3
+    inside_band = (np.abs(f - 40000.0) > 0.5 * tip_doppler_hz) & ~outside
+    assert power[inside_band].sum() / power.sum() > 0.01  # micro-Doppler really spreads
