@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -21,6 +22,12 @@ needs_pulse = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/echo_sense in every test."""
+
+
+@pytest.fixture(autouse=True)
+def private_config_dir(hass: HomeAssistant, tmp_path: Path) -> None:
+    """Files the integration writes (blueprints) go to the test's own folder, not the plugin's."""
+    hass.config.config_dir = str(tmp_path)
 
 
 @pytest.fixture

