@@ -5,17 +5,30 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
+from .const import DOMAIN
 from .hub import EchoSenseConfigEntry, EchoSenseHub
+from .rewriter_services import async_setup_rewriter_services
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.CONVERSATION,
     Platform.MEDIA_PLAYER,
     Platform.SENSOR,
     Platform.STT,
     Platform.SWITCH,
 ]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's service actions (once, for all entries)."""
+    async_setup_rewriter_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) -> bool:
