@@ -55,6 +55,7 @@ C128 = NDArray[np.complex128]
 DEFAULT_SAMPLE_RATE = 96000
 NOISE_CHUNK = 4096
 PARTITION = 1024  # uniformly partitioned convolution: partition size, frames (10.7 ms at 96 kHz)
+LIVE_PATH_CHUNK = 32  # the same for the live backend: 16 ms of motion per computation
 PATH_CHUNK = 512  # moving-path parameters are computed for this many control points at once
 CONTROL_STEPS_PER_DECIMATION = 16  # control period = 16 decimated samples (0.5 ms at 96 kHz)
 MIN_REFLECTOR_DISTANCE_M = 0.05
@@ -175,13 +176,22 @@ class RoomEngine:
         the narrowband-array model reads it at the array's mean delay and applies each mic's
         delay difference (< 0.2 ms) as a phase at the probe frequency; exact for the probe
         tone, ~4x faster, and off by 2 pi df dt for in-band content df away from the probe.
+    path_chunk : control points (0.5 ms each) of motion computed at once: large offline
+        (amortised), small live (no 100 ms spikes). The output does not depend on it.
     """
 
     def __init__(
-        self, scenario: Scenario, *, driver_count: int | None = None, loop: bool = False, exact_array: bool = False
+        self,
+        scenario: Scenario,
+        *,
+        driver_count: int | None = None,
+        loop: bool = False,
+        exact_array: bool = False,
+        path_chunk: int = PATH_CHUNK,
     ) -> None:
         self.scenario = sc = scenario
         self.exact_array = exact_array
+        self.path_chunk = max(int(path_chunk), 2)
         self.sample_rate = fs = sc.sample_rate
         self.loop = loop
         self.duration_frames = round(sc.duration_s * fs)
@@ -418,19 +428,20 @@ class RoomEngine:
         """Delays (P, M, C) in samples, complex gains (P, M, C) and drivers (P,) at the control points
         ``ctrl`` (consecutive), computed PATH_CHUNK points at a time on a fixed grid and cached."""
         c_lo, c_hi = int(ctrl[0]), int(ctrl[-1]) + 1
-        k_lo, k_hi = c_lo // PATH_CHUNK, -(-c_hi // PATH_CHUNK)
+        chunk = self.path_chunk
+        k_lo, k_hi = c_lo // chunk, -(-c_hi // chunk)
         parts_t, parts_g = [], []
         drv = np.zeros(0, dtype=np.int64)
         for k in range(k_lo, k_hi):
             if k not in self._path_cache:
-                if len(self._path_cache) > 3:
+                if len(self._path_cache) > 8:
                     self._path_cache.pop(min(self._path_cache))
-                grid = np.arange(k * PATH_CHUNK, (k + 1) * PATH_CHUNK, dtype=np.int64)
+                grid = np.arange(k * chunk, (k + 1) * chunk, dtype=np.int64)
                 self._path_cache[k] = self._compute_path_params(grid)
             tau, gain, drv = self._path_cache[k]
             parts_t.append(tau)
             parts_g.append(gain)
-        off = c_lo - k_lo * PATH_CHUNK
+        off = c_lo - k_lo * chunk
         tau_all = np.concatenate(parts_t, axis=2)[:, :, off : off + c_hi - c_lo]
         gain_all = np.concatenate(parts_g, axis=2)[:, :, off : off + c_hi - c_lo]
         return tau_all, gain_all, drv
@@ -797,7 +808,7 @@ class LiveRoom:
         loop: bool = True,
     ) -> None:
         self.scenario = _as_scenario(scenario)
-        self._engine = RoomEngine(self.scenario, driver_count=driver_count, loop=loop)
+        self._engine = RoomEngine(self.scenario, driver_count=driver_count, loop=loop, path_chunk=LIVE_PATH_CHUNK)
         self.sample_rate = self._engine.sample_rate
         self.mic_count = self._engine.mic_count
         self.driver_count = self._engine.driver_count
