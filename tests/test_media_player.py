@@ -29,7 +29,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_r
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.hub import EchoSenseHub
-from custom_components.echo_sense.media_player import CONF_SOUND_MODE, default_layout, speaker_layout
+from custom_components.echo_sense.media_player import CONF_SOUND_MODE, default_layout, layout_choices, speaker_layout
 from custom_components.echo_sense.playback import LEAD_S
 from custom_components.echo_sense.presence import PresencePipeline
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
@@ -307,6 +307,8 @@ def test_layout_option_falls_back_to_the_preset_with_one_driver_per_output(
     assert default_layout(4) == "soundbar-4"
     assert default_layout(5) == "studio-array"
     assert default_layout(3) is None
+    assert layout_choices(2) == ["narrow-stereo"]
+    assert layout_choices(3) == []
     layout = speaker_layout("soundbar-4", 4)
     assert layout is not None and layout.name == "soundbar-4"
     layout = speaker_layout("soundbar-4", 2)

@@ -17,6 +17,7 @@ player's volume.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,11 @@ def default_layout(output_channels: int) -> str | None:
     return next((name for name, layout in sorted(LAYOUTS.items()) if layout.n_drivers == output_channels), None)
 
 
+def layout_choices(output_channels: int) -> list[str]:
+    """Preset names the options flow can offer for ``CONF_LAYOUT``: those with one driver per output."""
+    return sorted(name for name, layout in LAYOUTS.items() if layout.n_drivers == output_channels)
+
+
 def speaker_layout(option: Any, output_channels: int) -> DeviceLayout | None:
     """The layout to render for (see the module docstring); None plays unrendered stereo."""
     fallback = default_layout(output_channels)
@@ -141,6 +147,7 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         self._attr_sound_mode: str = mode if mode in self._attr_sound_mode_list else "stereo"
         self._position_s: float | None = None
         self._removed = False
+        self._command_lock = asyncio.Lock()  # play and stop run in the executor: one at a time
         self._duration_s: float | None = None
         self._attr_volume_level = DEFAULT_VOLUME
         self._attr_is_volume_muted = False
@@ -240,6 +247,10 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         """Play a media-source item or an http(s) URL; ``announce=True`` plays it over the music, ducked."""
         announce = bool(kwargs.get(ATTR_MEDIA_ANNOUNCE))
         source, name = await self._async_resolve(media_id)
+        async with self._command_lock:
+            await self._async_play(source, name, media_id, announce)
+
+    async def _async_play(self, source: Source, name: str, media_id: str, announce: bool) -> None:
         player = self._announcement if announce else self._music
         if not announce:
             await self.hass.async_add_executor_job(self._music.stop)
@@ -248,7 +259,6 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         try:
             track = await self.hass.async_add_executor_job(open_track, source, name)
         except EchoSenseError as err:
-            _LOGGER.warning("Cannot play %s: %s", name, err)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="cannot_play",
@@ -288,7 +298,7 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
                 translation_key="unsupported_media",
                 translation_placeholders={"media": media_id},
             )
-        return url, url
+        return url, url.split("?", 1)[0]  # the name for messages leaves out signatures and tokens
 
     async def async_browse_media(
         self, media_content_type: MediaType | str | None = None, media_content_id: str | None = None
@@ -311,8 +321,9 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         self.async_write_ha_state()
 
     async def async_media_stop(self) -> None:
-        await self.hass.async_add_executor_job(self._music.stop)
-        await self.hass.async_add_executor_job(self._announcement.stop)
+        async with self._command_lock:
+            await self.hass.async_add_executor_job(self._music.stop)
+            await self.hass.async_add_executor_job(self._announcement.stop)
         self._update_position()
         self.async_write_ha_state()
 
@@ -359,4 +370,12 @@ class EchoSenseSpeaker(EchoSenseEntity, MediaPlayerEntity, RestoreEntity):
         self.async_write_ha_state()
 
 
-__all__ = ["CONF_LAYOUT", "CONF_SOUND_MODE", "EchoSenseSpeaker", "default_layout", "speaker_layout"]
+__all__ = [
+    "CONF_LAYOUT",
+    "CONF_SOUND_MODE",
+    "DEFAULT_SOUND_MODE",
+    "EchoSenseSpeaker",
+    "default_layout",
+    "layout_choices",
+    "speaker_layout",
+]
