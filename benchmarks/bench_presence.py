@@ -231,23 +231,51 @@ def run_closed(cal: Calibration, sc: dict[str, Any], scorer: str, music_db: floa
     return Run(np.asarray(ts), np.asarray(occ), cpu, n / FS, det.emission_duty_occupied)
 
 
+CACHE = Path("~/.cache/echo_sense/presence/bench").expanduser()
+
+
 def render(sc: dict[str, Any], cal: Calibration, music_db: float | None) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Render (cached on disk: the suite is fixed) the capture of the calibrated probe (+ music)."""
+    import hashlib
+    import json
+    import pickle
+
+    key = hashlib.sha256(json.dumps([sc, cal.frequency_hz, cal.level_db, music_db]).encode()).hexdigest()[:16]
+    path = CACHE / f"{sc['name']}-{key}.pkl"
+    if path.exists():
+        with path.open("rb") as fh:
+            return pickle.load(fh)  # type: ignore[no-any-return]
     n = round(sc["duration_s"] * FS)
     drive = probe(cal, n)
     if music_db is not None:
         drive = drive + music(sc, music_db)
     drive = np.clip(drive, -1, 1).astype(np.float32)
     r = render_scenario(sc, drive=drive)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump((r.mics, drive, r.labels), fh)
+    tmp.replace(path)
     return r.mics, drive, r.labels
 
 
 def calibrate(dev: dict[str, Any]) -> Calibration:
+    """Run the real calibration (sweep plan -> simulated capture -> analysis); cached."""
+    import hashlib
+    import json
+
+    path = CACHE / f"calibration-{hashlib.sha256(json.dumps(dev).encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        return Calibration.load(path)
     plan = plan_calibration(FS)
     sc = scenario("calibration", len(plan.signal) / FS + 0.1, 1, dev)
     drive = np.zeros(round(sc["duration_s"] * FS), dtype=np.float32)
     drive[: len(plan.signal)] = plan.signal
     r = render_scenario(sc, drive=drive)
-    return analyse_calibration(r.mics, drive, plan, range_m=4.0)
+    cal = analyse_calibration(r.mics, drive, plan, range_m=4.0)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cal.save(path)
+    return cal
 
 
 def percent(x: float) -> str:
@@ -258,12 +286,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter scenarios")
     parser.add_argument("--self-noise-dbfs", type=float, default=-100.0)
+    parser.add_argument("--prerender", action="store_true", help="only render the open-loop suite into the cache")
     args = parser.parse_args()
-    n_walk = 6 if args.quick else 16
-    n_far = 3 if args.quick else 8
-    empty_s = 20.0 if args.quick else 60.0
-    seated_s = 30.0 if args.quick else 60.0
+    n_walk = 6 if args.quick else 12
+    n_far = 3 if args.quick else 5
+    empty_s = 20.0 if args.quick else 45.0
+    seated_s = 30.0 if args.quick else 45.0
     dev = device(args.self_noise_dbfs)
+    scorers = () if args.prerender else SCORERS
     t_start = time.time()
     cal = calibrate(dev)
     print(
@@ -292,7 +322,7 @@ def main() -> int:
         for i in range(n_walk):
             sc = walk_in(i, dev)
             mics, drive, labels = render(sc, cal, music_db)
-            for s in SCORERS:
+            for s in scorers:
                 run = run_open(cal, mics, drive, s)
                 lat, dist = latency(run, labels)
                 results[s][key].append((lat, dist))
@@ -300,15 +330,18 @@ def main() -> int:
     for i in range(n_far):
         sc = walk_in(i, dev, far=True)
         mics, drive, labels = render(sc, cal, None)
-        for s in SCORERS:
+        for s in scorers:
             results[s]["far"].append(latency(run_open(cal, mics, drive, s), labels))
     for name, sc, music_db in empties(dev, empty_s):
         mics, drive, _ = render(sc, cal, music_db)
         empty_time["music" if music_db is not None else "no music"] += empty_s
-        for s in SCORERS:
+        for s in scorers:
             run = run_open(cal, mics, drive, s)
             rising = int(np.sum(np.diff(run.occupied.astype(int)) == 1) + int(run.occupied[0]))
             results[s]["fa"][name] = (rising, float(run.occupied.mean()))
+    if args.prerender:
+        print("rendered the open-loop suite into", CACHE)
+        return 0
     for i, (activity, music_db) in enumerate((("reading", None), ("typing", None), ("reading", -12.0))):
         sc = seated(i, dev, seated_s, activity)
         for s in SCORERS:

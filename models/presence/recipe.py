@@ -401,7 +401,7 @@ def train(stage: str) -> None:
             with torch.no_grad():
                 for prm in model.parameters():
                     prm.clamp_(-cfg["weight_clip"], cfg["weight_clip"])
-            total += float(loss) * len(i)
+            total += loss.item() * len(i)
         print(f"{stage} epoch {epoch} loss {total / len(order):.4f} ({time.time() - t0:.0f}s)", flush=True)
     ckpt = cache_dir() / f"{stage}.pt"
     torch.save(

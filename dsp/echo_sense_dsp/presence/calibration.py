@@ -57,6 +57,7 @@ PERSON_CROSS_SECTION_M2 = 0.5
 DETECTION_SNR_DB = 10.0
 WALKER_DOPPLER_BAND_HZ = 100.0
 DOPPLER_BAND_HZ = 2000.0  # the ±1 kHz baseband
+SLOWEST_DOPPLER_HZ = 20.0  # slower changes of a tone's capture are not counted as noise
 RESONANCE_DB = 10.0
 MIN_CARRIER_SNR_DB = 10.0  # below this at every frequency: no ultrasonic response
 MAX_NOISE_DBFS = -35.0  # noise in the Doppler band above this everywhere: too noisy
@@ -336,6 +337,7 @@ def analyse_calibration(
     tone_noise_db = np.full((len(levels), len(freqs), n_mics), -200.0)
     skip_start, skip_end = round(0.03 * fs), round(0.02 * fs)
     smooth = round(fs / DOPPLER_BAND_HZ)  # boxcar ~ ±1 kHz
+    slow_n = round(fs / SLOWEST_DOPPLER_HZ)  # moving average removing < ~20 Hz
     for seg in plan.segments[1:]:
         i_l = int(np.searchsorted(levels, seg.level_db))
         i_f = int(np.argmin(np.abs(freqs - seg.frequency_hz)))
@@ -347,9 +349,16 @@ def analyse_calibration(
         carrier = base.mean(axis=0)
         carrier_db[i_l, i_f] = 20.0 * np.log10(2.0 * np.abs(carrier) + 1e-30) + 10.0 * math.log10(0.5)
         kernel = np.ones(smooth) / smooth
+        slow = np.ones(slow_n) / slow_n
         lp = np.stack([np.convolve(base[:, m] - carrier[m], kernel, mode="valid") for m in range(n_mics)], axis=1)
+        # remove what varies slower than the Doppler band (the room's reverberant build-up after
+        # the tone starts scales with the level but is not noise for a steady probe)
+        band = lp[slow_n // 2 : len(lp) - slow_n // 2] - np.stack(
+            [np.convolve(lp[:, m], slow, mode="same")[slow_n // 2 : len(lp) - slow_n // 2] for m in range(n_mics)],
+            axis=1,
+        )
         # boxcar output power ~ the noise in its ~fs/smooth band; x2 for the real signal's two sides
-        tone_noise_db[i_l, i_f] = 10.0 * np.log10(2.0 * np.mean(np.abs(lp) ** 2, axis=0) + 1e-30)
+        tone_noise_db[i_l, i_f] = 10.0 * np.log10(2.0 * np.mean(np.abs(band) ** 2, axis=0) + 1e-30)
     noise_db = 10.0 * np.log10(10.0 ** (background_db[None] / 10.0) + 10.0 ** (tone_noise_db / 10.0))
     snr_db = carrier_db - noise_db  # (L, F, mics)
     mean_snr_db = snr_db.mean(axis=2)

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from ..errors import AudioFormatError, ConfigError
 from .calibration import Calibration
 from .classifier import MotionClassifier
+from .demodulation import HOP_S
 from .features import FEATURE_LAYOUT, DopplerFrontEnd
 from .probe import ProbeGenerator, default_probe_frequency_hz, probe_band_hz
 from .tracker import DutyCycle, DutyCycleSettings, OccupancyTracker, TrackerSettings
@@ -136,7 +137,7 @@ class PresenceDetector:
         self.calibration = calibration
         self.sample_rate = sample_rate
         self.mic_count = mic_count
-        self.hop_frames = round(0.02 * sample_rate)
+        self.hop_frames = round(HOP_S * sample_rate)
         self._scorer = SCORERS[scorer]()
         self.tracker = OccupancyTracker(TrackerSettings(sensitivity=sensitivity, hold_time_s=hold_time_s))
         self.duty_cycle = DutyCycle(duty_cycle or DutyCycleSettings())
