@@ -670,3 +670,49 @@ async def test_store_file_that_is_not_json_is_kept_and_the_agent_starts_empty(
     response = await home.say("turn on the kitchen light")
     assert response.response_type is intent.IntentResponseType.ACTION_DONE
     assert await home.hass.config_entries.async_unload(entry_id)
+
+
+# ------------------------------------------------------------------------------------ pipeline run data
+
+
+async def test_failed_assist_pipeline_runs_are_summarised_by_stage(home: Home, rewriter_entry: MockConfigEntry) -> None:
+    """Diagnostics read the pipeline's own debug events of runs that used this agent."""
+    from homeassistant.components.assist_pipeline.pipeline import (
+        PipelineInput,
+        PipelineRun,
+        PipelineStage,
+        async_get_pipeline,
+        async_update_pipeline,
+    )
+    from homeassistant.helpers import chat_session
+
+    assert await async_setup_component(home.hass, "assist_pipeline", {})
+    await home.hass.async_block_till_done()
+    agent_id = "conversation.simulated_room_demo_intent_rewriter"
+    await async_update_pipeline(home.hass, async_get_pipeline(home.hass), conversation_engine=agent_id)
+    pipeline = async_get_pipeline(home.hass)
+    assert pipeline.conversation_engine == agent_id
+
+    for text in ("lights please", "turn on the kitchen light"):
+        events: list[Any] = []
+        with chat_session.async_get_chat_session(home.hass) as session:
+            run_input = PipelineInput(
+                run=PipelineRun(
+                    home.hass,
+                    context=Context(),
+                    pipeline=pipeline,
+                    start_stage=PipelineStage.INTENT,
+                    end_stage=PipelineStage.INTENT,
+                    event_callback=events.append,
+                ),
+                session=session,
+                intent_input=text,
+            )
+            await run_input.validate()
+            await run_input.execute()
+        assert any(str(ev.type) == "intent-end" for ev in events)
+    assert home.state("light.kitchen_light") == "on"
+
+    diagnostics = await async_get_rewriter_diagnostics(home.hass, rewriter_entry)
+    assert diagnostics["pipeline_failures"]["per_stage"]["intent"] == 1
+    assert sum(diagnostics["pipeline_failures"]["per_stage"].values()) == 1
