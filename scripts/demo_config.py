@@ -40,11 +40,66 @@ logger:
 """
 
 
+HUB = "simulated_room_demo"
+DASHBOARD = {
+    "title": "echo_sense demo",
+    "views": [
+        {
+            "title": "Hub",
+            "path": "hub",
+            "cards": [
+                {
+                    "type": "markdown",
+                    "content": (
+                        "## echo_sense on a simulated room\n"
+                        "The hub's speaker plays an inaudible probe and its four microphones hear the echoes. "
+                        "The household's scripted day runs in a loop: someone walks in, sits and reads, "
+                        "leaves; music plays; someone talks over noise. Watch occupancy follow them."
+                    ),
+                },
+                {
+                    "type": "tile",
+                    "entity": f"binary_sensor.{HUB}_occupancy",
+                    "name": "Occupancy",
+                },
+                {
+                    "type": "tile",
+                    "entity": f"binary_sensor.{HUB}_motion",
+                    "name": "Motion",
+                    "state_content": ["state", "motion_kind"],
+                },
+                {
+                    "type": "history-graph",
+                    "title": "Presence, last 10 minutes",
+                    "hours_to_show": 0.17,
+                    "entities": [f"binary_sensor.{HUB}_occupancy", f"binary_sensor.{HUB}_motion"],
+                },
+                {
+                    "type": "entities",
+                    "title": "Hub",
+                    "entities": [
+                        f"switch.{HUB}_ultrasonic_emission",
+                        f"button.{HUB}_recalibrate_presence",
+                        f"sensor.{HUB}_audio_engine",
+                        f"sensor.{HUB}_audio_latency",
+                    ],
+                },
+            ],
+        }
+    ],
+}
+
+
 def write_demo_config(config_dir: Path) -> None:
     config_dir.mkdir(parents=True, exist_ok=True)
     yaml_path = config_dir / "configuration.yaml"
     if not yaml_path.exists():
         yaml_path.write_text(CONFIGURATION_YAML)
+    lovelace = config_dir / ".storage" / "lovelace"
+    if not lovelace.exists():
+        lovelace.parent.mkdir(parents=True, exist_ok=True)
+        document = {"version": 1, "minor_version": 1, "key": "lovelace", "data": {"config": DASHBOARD}}
+        lovelace.write_text(json.dumps(document, indent=2))
     storage = config_dir / ".storage" / STORAGE_KEY
     if storage.exists():
         return
