@@ -716,3 +716,36 @@ async def test_failed_assist_pipeline_runs_are_summarised_by_stage(home: Home, r
     diagnostics = await async_get_rewriter_diagnostics(home.hass, rewriter_entry)
     assert diagnostics["pipeline_failures"]["per_stage"]["intent"] == 1
     assert sum(diagnostics["pipeline_failures"]["per_stage"].values()) == 1
+
+
+async def test_store_file_without_the_version_wrapper_is_copied_and_the_agent_starts_empty(
+    home: Home, audio_hub_stubbed: None, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    entry_id = "no_wrapper_entry"
+    home.hass.config.config_dir = str(tmp_path)
+    path = Path(home.hass.config.path(storage.STORAGE_DIR, storage_key(entry_id)))
+    content = b'{"log": [], "note": "hand-edited"}'
+
+    def write_file() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    await home.hass.async_add_executor_job(write_file)
+
+    async def load_real_file(store: storage.Store[Any]) -> Any:
+        if store.key != storage_key(entry_id):
+            return None
+        return await store._async_load_data()  # the real file path of Store.async_load
+
+    entry = MockConfigEntry(domain=DOMAIN, entry_id=entry_id, unique_id=SIMULATED_DEVICE_ID, **ENTRY_FIELDS)
+    entry.add_to_hass(home.hass)
+    with patch.object(storage.Store, "_async_load", load_real_file), caplog.at_level(logging.WARNING):
+        assert await home.hass.config_entries.async_setup(entry_id)
+        await home.hass.async_block_till_done()
+    assert "corrupt" in caplog.text
+    backup = path.with_name(path.name + ".corrupt")
+    assert await home.hass.async_add_executor_job(backup.read_bytes) == content
+    assert loaded_runtimes(home.hass)[entry_id].rewriter.list_rewrites() == []
+    response = await home.say("turn on the kitchen light")
+    assert response.response_type is intent.IntentResponseType.ACTION_DONE
+    assert await home.hass.config_entries.async_unload(entry_id)

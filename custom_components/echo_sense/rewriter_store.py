@@ -5,13 +5,16 @@ The library's :class:`~echo_sense_dsp.intent.RewriteStore` serialises to a versi
 
 Recovery: a file that is not JSON is renamed by Home Assistant itself
 (``<file>.corrupt.<time>``, an error in the log and a repair issue). A file that is JSON but not a
-rewrite store of a known layout is copied to the key ``<key>.corrupt`` (the backup), a warning is
-logged and the rewriter starts empty; the home keeps working either way.
+rewrite store of a known layout is copied to the key ``<key>.corrupt`` (the backup); a file Home
+Assistant's Store cannot read at all (no version wrapper, unreadable) is copied byte for byte to
+``<file>.corrupt``. A warning is logged and the rewriter starts empty; the home keeps working.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -30,6 +33,15 @@ STORAGE_VERSION = 1
 
 SAVE_DELAY_S = 10.0
 """Turns are batched: the store is written at most this long after a turn."""
+
+
+def _copy_if_exists(path: Path) -> str | None:
+    """Copy ``path`` to ``<path>.corrupt`` (an existing copy is replaced); the copy's path or None."""
+    if not path.is_file():
+        return None
+    backup = path.with_name(path.name + ".corrupt")
+    shutil.copyfile(path, backup)
+    return str(backup)
 
 
 def storage_key(entry_id: str) -> str:
@@ -54,8 +66,9 @@ class RewriterStorage:
         try:
             data = await self._store.async_load()
         except (HomeAssistantError, OSError, KeyError, TypeError, ValueError) as err:
-            # Unreadable, or JSON without Home Assistant's version wrapper.
-            return await self._async_recover(None, f"unreadable: {err!r}")
+            # Unreadable, or JSON without Home Assistant's version wrapper: keep the file's bytes.
+            copied = await self.hass.async_add_executor_job(_copy_if_exists, Path(self._store.path))
+            return await self._async_recover(None, f"unreadable: {err!r}; file copy: {copied}")
         if data is None:
             return RewriteStore()
         try:
@@ -71,7 +84,7 @@ class RewriterStorage:
             "The intent rewriter's store %s is corrupt (%s); %s and started empty",
             self.key,
             why,
-            f"kept a backup as {self._backup.key}" if data is not None else "nothing readable to back up",
+            f"kept a backup as {self._backup.key}" if data is not None else "kept what could be kept",
         )
         return RewriteStore()
 
