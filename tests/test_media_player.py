@@ -114,6 +114,7 @@ async def speaker(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("echo-sense-")]  # players joined
 
 
 async def _call(hass: HomeAssistant, service: str, **data: Any) -> None:
