@@ -36,6 +36,7 @@ import custom_components.echo_sense as integration
 from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.conversation import (
     CONF_FORWARD_AGENT,
+    CONF_REWRITER_ENCODER,
     agent_result_from_recognition,
     async_get_rewriter_diagnostics,
     loaded_runtimes,
@@ -323,6 +324,21 @@ async def test_forward_agent_option_that_names_no_agent_falls_back_to_the_built_
     assert response.response_type is intent.IntentResponseType.ACTION_DONE
     assert home.state("light.kitchen_light") == "on"
     assert loaded_runtimes(home.hass)[entry.entry_id].forward_agent_id == conversation.HOME_ASSISTANT_AGENT
+    assert await home.hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("name", "encoder_class"), [("minilm_int8", "OnnxSentenceEncoder"), ("no_such_encoder", "LexicalEncoder")]
+)
+async def test_encoder_option_picks_the_retrieval_encoder(
+    home: Home, audio_hub_stubbed: None, name: str, encoder_class: str
+) -> None:
+    entry = await setup_entry(home.hass, {CONF_REWRITER_ENCODER: name})
+    diagnostics = await async_get_rewriter_diagnostics(home.hass, entry)
+    assert diagnostics["encoder"] == encoder_class
+    await home.say("when I say movie time, turn on the tv")
+    await home.say("movie time", conversation_id="conv-2")
+    assert home.state("switch.tv") == "on"
     assert await home.hass.config_entries.async_unload(entry.entry_id)
 
 

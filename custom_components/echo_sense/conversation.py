@@ -49,9 +49,11 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from echo_sense_dsp.errors import EchoSenseError
 from echo_sense_dsp.intent import (
     ACTION_INTENTS,
     ATTRIBUTE_KEYS,
+    ENCODERS,
     AgentResult,
     AreaInfo,
     EntityInfo,
@@ -60,6 +62,7 @@ from echo_sense_dsp.intent import (
     Outcome,
     RewriteDecision,
     Rewriter,
+    SentenceEncoder,
     Stage,
     isolate_failure_point,
     summarise_failures,
@@ -75,6 +78,11 @@ PARALLEL_UPDATES = 0
 
 CONF_FORWARD_AGENT = "forward_agent"
 """Option key: the agent echo_sense forwards to (an agent id); default the built-in agent."""
+
+CONF_REWRITER_ENCODER = "rewriter_encoder"
+"""Option key: the retrieval encoder for learned and taught phrases (a key of ``ENCODERS``)."""
+
+DEFAULT_ENCODER = "lexical"
 
 QUICK_REPEAT_WINDOW_S = 10.0
 """The same utterance again within this time means the previous answer did not help."""
@@ -98,10 +106,24 @@ async def async_setup_entry(
 ) -> None:
     """Load the entry's learning from the Store and add the conversation agent."""
     storage = RewriterStorage(hass, entry.entry_id)
-    runtime = RewriterRuntime(hass, entry, storage, Rewriter(await storage.async_load()))
+    encoder = await async_load_encoder(hass, str(entry.options.get(CONF_REWRITER_ENCODER, DEFAULT_ENCODER)))
+    runtime = RewriterRuntime(hass, entry, storage, Rewriter(await storage.async_load(), encoder=encoder))
     hass.data.setdefault(REWRITERS, {})[entry.entry_id] = runtime
     entry.async_on_unload(runtime.async_unload)
     async_add_entities([EchoSenseConversationEntity(entry.runtime_data, runtime)])
+
+
+async def async_load_encoder(hass: HomeAssistant, name: str) -> SentenceEncoder:
+    """The retrieval encoder of that name (loaded in the executor); the lexical one if it cannot load."""
+    factory = ENCODERS.get(name)
+    if factory is None:
+        _LOGGER.warning("Unknown rewriter encoder %r (known: %s); using %s", name, ", ".join(ENCODERS), DEFAULT_ENCODER)
+        factory = ENCODERS[DEFAULT_ENCODER]
+    try:
+        return await hass.async_add_executor_job(factory)
+    except EchoSenseError as err:
+        _LOGGER.warning("Rewriter encoder %r cannot load (%s); using %s", name, err, DEFAULT_ENCODER)
+        return ENCODERS[DEFAULT_ENCODER]()
 
 
 async def async_remove_entry_data(hass: HomeAssistant, entry: ConfigEntry) -> None:
@@ -482,6 +504,7 @@ class RewriterRuntime:
             rules[record.rule] = rules.get(record.rule, 0) + 1
         return {
             "forward_agent": self.forward_agent_id,
+            "encoder": type(self.rewriter.encoder).__name__,
             "store_key": self.storage.key,
             "store_recovered_from": self.storage.recovered_from,
             "log_records": len(store.log),
