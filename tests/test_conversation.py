@@ -54,6 +54,7 @@ SIMULATED_DATA = {
     "output_channels": 2,
 }
 ENTRY_FIELDS: dict[str, Any] = {"title": "Simulated room (demo)", "data": SIMULATED_DATA}
+AGENT_ID = "conversation.simulated_room_demo_intent_rewriter"
 TEN_KB_CHARS = 10 * 1024
 """Length of the oversized utterance (characters)."""
 
@@ -147,7 +148,7 @@ class Home:
         *,
         area: str | None = "Living Room",
         conversation_id: str | None = "conv-1",
-        agent_id: str = "conversation.simulated_room_demo_intent_rewriter",
+        agent_id: str = AGENT_ID,
         user_id: str | None = None,
     ) -> intent.IntentResponse:
         result = await conversation.async_converse(
@@ -522,7 +523,11 @@ async def test_teaching_sentence_then_the_phrase_runs_every_command(
 
 async def test_guided_learn_my_preferences_dialogue(home: Home, rewriter_entry: MockConfigEntry) -> None:
     await home.set_power("kitchen_light", True)
-    assert "phrase" in speech(await home.say("learn my preferences"))
+    first = await conversation.async_converse(
+        home.hass, "learn my preferences", "conv-1", Context(), "en", agent_id=AGENT_ID
+    )
+    assert "phrase" in speech(first.response)
+    assert first.continue_conversation  # a satellite keeps listening for the answer
     assert "good night" in speech(await home.say("good night"))
     assert "good night" in speech(await home.say("turn off the kitchen light"))
     assert home.state("light.kitchen_light") == "on"

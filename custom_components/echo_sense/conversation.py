@@ -302,8 +302,11 @@ class RewriterRuntime:
     # ------------------------------------------------------------------ one turn
     async def async_handle(
         self, user_input: conversation.ConversationInput, conversation_id: str
-    ) -> intent.IntentResponse:
-        """Rewrite, verify, forward and learn for one utterance; returns the response to speak."""
+    ) -> conversation.ConversationResult:
+        """Rewrite, verify, forward and learn for one utterance; returns the result to answer with.
+
+        ``continue_conversation`` is the forward agent's, or set while a teaching dialogue asks.
+        """
         self.turns += 1
         context = build_home_context(
             self.hass,
@@ -329,13 +332,14 @@ class RewriterRuntime:
             # built-in agent raises on empty text, so answer here, as it would for no match.
             response = intent.IntentResponse(language=user_input.language)
             response.async_set_error(intent.IntentResponseErrorCode.NO_INTENT_MATCH, NOTHING_HEARD_SPEECH)
-            return response
+            return conversation.ConversationResult(response, conversation_id)
 
         if decision.response_text is not None:
             response = intent.IntentResponse(language=user_input.language)
             response.async_set_speech(decision.response_text)
             self._learned_changed()
-            return response
+            asks = decision.response_text.rstrip().endswith("?")
+            return conversation.ConversationResult(response, conversation_id, continue_conversation=asks)
 
         if decision.changed:
             rewritten = await self._async_forward_rewrite(user_input, decision, conversation_id)
@@ -344,13 +348,13 @@ class RewriterRuntime:
             self.rewrites_rejected += 1
             decision = dataclasses.replace(decision, commands=(), rule=f"{decision.rule}_rejected")
 
-        response = await self._async_forward(user_input, user_input.text, conversation_id)
-        self._record(decision, response, [agent_result_from_response(response)], context)
-        return response
+        result = await self._async_forward(user_input, user_input.text, conversation_id)
+        self._record(decision, result.response, [agent_result_from_response(result.response)], context)
+        return result
 
     async def _async_forward(
         self, user_input: conversation.ConversationInput, text: str, conversation_id: str
-    ) -> intent.IntentResponse:
+    ) -> conversation.ConversationResult:
         """One text through the forward agent; its failure comes back as an error response."""
         try:
             result = await conversation.async_converse(
@@ -367,12 +371,12 @@ class RewriterRuntime:
             _LOGGER.exception("Agent %s failed on a forwarded utterance", self.forward_agent_id)
             response = intent.IntentResponse(language=user_input.language)
             response.async_set_error(intent.IntentResponseErrorCode.UNKNOWN, f"{AGENT_FAILED_SPEECH} ({err!r})")
-            return response
-        return result.response
+            return conversation.ConversationResult(response, conversation_id)
+        return result
 
     async def _async_forward_rewrite(
         self, user_input: conversation.ConversationInput, decision: RewriteDecision, conversation_id: str
-    ) -> intent.IntentResponse | None:
+    ) -> conversation.ConversationResult | None:
         """Forward a rewrite's commands if each is recognised as expected; None to fall back."""
         agent = async_get_agent(self.hass, self.forward_agent_id)
         if isinstance(agent, DefaultAgent):
@@ -388,8 +392,10 @@ class RewriterRuntime:
                     return None
         responses: list[intent.IntentResponse] = []
         results: list[AgentResult] = []
+        last: conversation.ConversationResult | None = None
         for index, command in enumerate(decision.commands):
-            response = await self._async_forward(user_input, command.text, conversation_id)
+            last = await self._async_forward(user_input, command.text, conversation_id)
+            response = last.response
             result = agent_result_from_response(response)
             verdict = self.rewriter.verify(decision, result, index=index)
             if not verdict.accepted and (not result.success or command.intent not in ACTION_INTENTS):
@@ -407,7 +413,8 @@ class RewriterRuntime:
             final.async_set_speech(" ".join(dict.fromkeys(speeches)))
         outcome_response = next((r for r in responses if outcome_of(r) is not Outcome.SUCCESS), final)
         self._record(decision, outcome_response, results, None)
-        return final
+        assert last is not None  # a changed decision has at least one command
+        return conversation.ConversationResult(final, conversation_id, last.continue_conversation)
 
     # ------------------------------------------------------------------ learning
     def _note_quick_repeat(self, decision: RewriteDecision) -> None:
@@ -564,9 +571,13 @@ class EchoSenseConversationEntity(conversation.ConversationEntity):
         self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
     ) -> conversation.ConversationResult:
         """Rewrite and forward; a direct answer (teaching) goes into the chat log here."""
-        response = await self.runtime.async_handle(user_input, chat_log.conversation_id)
+        result = await self.runtime.async_handle(user_input, chat_log.conversation_id)
         if chat_log.content[-1].role == "user":
             chat_log.async_add_assistant_content_without_tools(
-                conversation.AssistantContent(agent_id=user_input.agent_id, content=_speech(response))
+                conversation.AssistantContent(agent_id=user_input.agent_id, content=_speech(result.response))
             )
-        return conversation.ConversationResult(response=response, conversation_id=chat_log.conversation_id)
+        return conversation.ConversationResult(
+            response=result.response,
+            conversation_id=chat_log.conversation_id,
+            continue_conversation=result.continue_conversation,
+        )
