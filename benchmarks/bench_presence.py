@@ -44,7 +44,7 @@ from echo_sense_dsp.room import LiveRoom, load_scenario, render_scenario, scenar
 
 FS = 96000
 BLOCK = 960  # the engine's 10 ms block
-HOLD_TIME_S = 30.0
+HOLD_TIME_S = 60.0  # the library default
 ROOM = {"size_m": [5.0, 4.0, 2.7], "absorption": [0.2, 0.2, 0.25, 0.25, 0.3, 0.15]}
 DEVICE_POS = [0.3, 2.0, 0.8]
 SCORERS = ("neural", "energy_threshold")

@@ -136,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--reference", metavar="PLAYED.wav", required=True)
     p.add_argument("--out", metavar="DECISIONS.jsonl", required=True)
     p.add_argument("--config", metavar="CAL.json")
-    p.add_argument("--hold-time-s", type=_positive_float, default=30.0)
+    p.add_argument("--hold-time-s", type=_positive_float, default=60.0)
     p.add_argument("--sensitivity", type=float, default=0.5)
     p.add_argument("--scorer", choices=sorted(SCORERS), default="neural")
     p.set_defaults(func=_run_motion)

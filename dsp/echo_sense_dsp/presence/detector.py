@@ -117,7 +117,7 @@ class PresenceDetector:
         calibration: Calibration | None = None,
         *,
         sensitivity: float = 0.5,
-        hold_time_s: float = 30.0,
+        hold_time_s: float = 60.0,
         sample_rate: int = 96000,
         mic_count: int | None = None,
         scorer: str = "neural",
@@ -260,7 +260,7 @@ class PresenceDetector:
         front.process(hop[:, :-1], reference)
         sensing = front.probe_on and front.settled
         p_minor, p_major = self._scorer.score(front) if sensing else (0.0, 0.0)
-        occupied = self.tracker.update(t, p_minor, p_major, sensing=sensing)
+        occupied = self.tracker.update(t, p_minor, p_major, sensing=sensing, music=front.music_playing)
         paused = self.duty_cycle.update(t, occupied, self.tracker.time_to_clear_s(t))
         if self.probe is not None:
             self.probe.emission_paused = paused

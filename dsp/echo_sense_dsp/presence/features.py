@@ -36,6 +36,7 @@ STATIC_HIGHPASS_HZ = 2.0  # corner of the zero-Doppler (static clutter) removal
 SNR_CLIP_DB = 40.0
 FLOOR_RATE_QUIET = 0.03  # per hop, log-domain smoothing of the floor in quiet frames (~0.7 s)
 FLOOR_RATE_WARMUP = 0.15  # per hop during the warm-up
+FLOOR_RATE_MUSIC = 0.05  # per hop, upwards while music plays (~0.4 s)
 FLOOR_RATE_BUSY = 0.0005  # per hop, upwards while something moves (~40 s)
 QUIET_SNR_DB = 6.0  # a frame whose mean band SNR is below this counts as quiet
 
@@ -244,6 +245,11 @@ class DopplerFrontEnd:
         self.band_snr_db = (20.0 * self.features[FEATURE_LAYOUT.slices["band_snr"]]).astype(np.float32)
         return self.features
 
+    @property
+    def music_playing(self) -> bool:
+        """The drive carried more than the probe (music, speech) in the last hop."""
+        return self._canceller.active
+
     def update_probe_state(self) -> None:
         """Is the probe on in this hop? Compare its carrier in the drive with the expected one.
 
@@ -302,7 +308,8 @@ class DopplerFrontEnd:
 
         Downwards it always follows at :data:`FLOOR_RATE_QUIET`; upwards only slowly
         (:data:`FLOOR_RATE_BUSY`) while the frame's mean SNR says something moves, so a
-        steady fan sinks into the floor within seconds but a walker does not.
+        steady fan sinks into the floor within seconds but a walker does not. While music
+        plays it rises at :data:`FLOOR_RATE_MUSIC`, so the canceller's residue counts as noise.
         """
         if not self._floor_ready:
             self._floor[:] = energy
@@ -313,6 +320,8 @@ class DopplerFrontEnd:
         quiet = float(np.mean(log_e - log_f)) * 10.0 / np.log(10.0) < QUIET_SNR_DB
         quiet_rate = FLOOR_RATE_QUIET if self._hops_total >= self._warmup_hops else FLOOR_RATE_WARMUP
         rise = quiet_rate if quiet or self._hops_total < self._warmup_hops else FLOOR_RATE_BUSY
+        if self.music_playing:  # the canceller's residue comes and goes with the music: follow it up
+            rise = FLOOR_RATE_MUSIC
         rate = np.where(log_e < log_f, quiet_rate, rise)
         self._floor[:] = np.exp(log_f + rate * (log_e - log_f))
 

@@ -3,8 +3,9 @@
 The tracker's two regimes follow how people occupy rooms: walking in is a large, fast
 Doppler signature (major motion) that is easy to tell from fans and curtains, while a
 seated person only makes small, sparse movements (minor motion: reaching, page turns,
-typing). While the room is empty the tracker is strict (high threshold, several
-consecutive frames). After a major movement it accepts minor motion at a low threshold,
+typing). While the room is empty the tracker is strict: only major motion (P(major) above a
+high threshold for several consecutive frames) declares occupancy, so curtains, fans and
+other small movers cannot. After a major movement it accepts minor motion at a low threshold,
 and every accepted movement restarts the hold timer; occupancy clears when no motion has
 been seen for ``hold_time_s`` while the probe was sensing.
 
@@ -29,15 +30,18 @@ class TrackerSettings:
     sensitivity : 0..1 (0.5 default); higher accepts weaker evidence in both regimes.
     hold_time_s : seconds without motion before occupancy clears.
     trigger_frames : consecutive frames above the strict threshold that declare occupancy.
+    music_trigger_frames : the same while music plays through the probe's speaker (the
+        canceller's residue makes short bursts; a walker's signature lasts).
     """
 
     sensitivity: float = 0.5
-    hold_time_s: float = 30.0
+    hold_time_s: float = 60.0
     trigger_frames: int = 3
+    music_trigger_frames: int = 10
 
     @property
     def strict_threshold(self) -> float:
-        """Motion probability needed while the room is empty (0.9 at sensitivity 0, 0.5 at 1)."""
+        """P(major) needed while the room is empty (0.9 at sensitivity 0, 0.5 at 1)."""
         return 0.9 - 0.4 * self.sensitivity
 
     @property
@@ -69,7 +73,7 @@ class OccupancyTracker:
             return 0.0
         return max(0.0, self._last_motion_t + self.settings.hold_time_s - t)
 
-    def update(self, t: float, p_minor: float, p_major: float, *, sensing: bool) -> bool:
+    def update(self, t: float, p_minor: float, p_major: float, *, sensing: bool, music: bool = False) -> bool:
         """Advance by one frame.
 
         Parameters
@@ -78,6 +82,7 @@ class OccupancyTracker:
         p_minor, p_major : the classifier's probabilities of minor and major motion.
         sensing : False while the probe is paused or the front end settles; then nothing
             changes except that the hold timer keeps running.
+        music : the drive carries music (stricter trigger while the room is empty).
 
         Returns
         -------
@@ -92,18 +97,19 @@ class OccupancyTracker:
             self._sensing_since_t = t
             self._was_sensing = True
         p_motion = p_minor + p_major
-        threshold = s.sensitive_threshold if self.occupied else s.strict_threshold
-        moving = p_motion >= threshold
-        self.motion_kind = ("major" if p_major >= p_minor else "minor") if moving else "none"
-        if self.occupied:
+        if self.occupied:  # sensitive: any motion, minor included, keeps the room occupied
+            moving = p_motion >= s.sensitive_threshold
+            self.motion_kind = ("major" if p_major >= p_minor else "minor") if moving else "none"
             if moving:
                 self._last_motion_t = t
             elif t - self._last_motion_t >= s.hold_time_s and t - self._sensing_since_t >= 0.5:
                 self.occupied = False
                 self._above = 0
-        else:
+        else:  # strict: only major motion (someone walking) makes the room occupied
+            moving = p_major >= s.strict_threshold
+            self.motion_kind = "major" if moving else "none"
             self._above = self._above + 1 if moving else 0
-            if self._above >= s.trigger_frames:
+            if self._above >= (s.music_trigger_frames if music else s.trigger_frames):
                 self.occupied = True
                 self._last_motion_t = t
         return self.occupied
