@@ -263,11 +263,14 @@ def main() -> None:
     parser.add_argument("--noise-only", type=int, default=12, help="noise-only clips")
     parser.add_argument("--clean-only", type=int, default=12, help="clean-only clips")
     parser.add_argument("--int8", type=Path, default=None, help="an int8 model (with sidecar) to score too")
+    parser.add_argument("--only", nargs="*", default=None, help="score only methods whose name contains one of these")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     os.environ["OMP_NUM_THREADS"] = "1"
     methods, skipped = build_methods(args.int8)
+    if args.only:
+        methods = {k: v for k, v in methods.items() if any(o in k for o in args.only)}
     mixtures = list(dataset.validation_mixtures(args.count + args.noise_only + args.clean_only, seed=1234))
     speech = [m for m in mixtures if np.isfinite(m.snr_db)][: args.count]
     pool = dataset.split_pools()["val"]

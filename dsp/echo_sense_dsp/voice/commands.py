@@ -23,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--atten-lim-db", type=float, default=100.0, help="largest attenuation of any band, dB (default: 100)"
     )
+    parser.add_argument(
+        "--comb-strength-scale",
+        type=float,
+        default=0.5,
+        help="factor on the comb-filter strengths, 0..1 (default: 0.5)",
+    )
     parser.add_argument("--no-postfilter", action="store_true", help="skip the envelope post-filter")
     parser.add_argument("--model", type=Path, default=None, help="ONNX model with its .json sidecar (default: shipped)")
     parser.add_argument("--downmix", action="store_true", help="average the channels of a multichannel file to mono")
@@ -40,7 +46,14 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.input}: the denoiser takes mono audio, the file has {audio.channels} channels (use --downmix)"
             )
         samples = samples.mean(axis=1, keepdims=True)
-    denoiser = Denoiser(DenoiserSettings(atten_lim_db=args.atten_lim_db, postfilter=not args.no_postfilter), args.model)
+    denoiser = Denoiser(
+        DenoiserSettings(
+            atten_lim_db=args.atten_lim_db,
+            postfilter=not args.no_postfilter,
+            comb_strength_scale=args.comb_strength_scale,
+        ),
+        args.model,
+    )
     start = time.perf_counter()
     out = denoiser.process(samples, audio.sample_rate)
     elapsed_s = time.perf_counter() - start
