@@ -82,10 +82,31 @@ class ScriptedPortAudio:
             raise DeviceBusyError("the device is busy (another program may be using it): Device unavailable")
 
 
+class ScriptedCardStream:
+    """A stream on a scripted card: such cards exist only as descriptions, so opening fails."""
+
+    realtime = True
+    latency_s = 0.0
+    input_overflows = 0
+    output_underflows = 0
+
+    def __init__(self, device: str, **kwargs: Any) -> None:
+        self.device = device
+
+    def open(self, config: Any, callback: Any, on_error: Any) -> None:
+        raise DeviceError(f"{self.device} is a scripted card and cannot stream")
+
+    def close(self) -> None:
+        """Nothing was opened."""
+
+
 @pytest.fixture
 def scripted_portaudio(monkeypatch: pytest.MonkeyPatch) -> Generator[type[ScriptedPortAudio]]:
-    """Route the library's PortAudio calls to :class:`ScriptedPortAudio`."""
+    """Route the library's PortAudio calls to :class:`ScriptedPortAudio` (and its streams to failure)."""
+    from custom_components.echo_sense import hub
+
     ScriptedPortAudio.removed = set()
     monkeypatch.setattr(devices, "SoundDeviceQuery", ScriptedPortAudio)
+    monkeypatch.setattr(hub, "SoundDeviceBackend", ScriptedCardStream)
     yield ScriptedPortAudio
     ScriptedPortAudio.removed = set()
