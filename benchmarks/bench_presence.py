@@ -291,7 +291,7 @@ def main() -> int:
     n_walk = 6 if args.quick else 12
     n_far = 3 if args.quick else 5
     empty_s = 20.0 if args.quick else 45.0
-    seated_s = 30.0 if args.quick else 45.0
+    seated_s = 60.0 if args.quick else 120.0  # longer than the hold time, or "held" means nothing
     dev = device(args.self_noise_dbfs)
     scorers = () if args.prerender else SCORERS
     t_start = time.time()
