@@ -30,9 +30,9 @@ def private_config_dir(hass: HomeAssistant, tmp_path: Path) -> None:
     hass.config.config_dir = str(tmp_path)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 async def ha_core(hass: HomeAssistant) -> HomeAssistant:
-    """Home Assistant with its core integration set up (needed before conversation/assist)."""
+    """Home Assistant with its core integration set up, as in a real start (conversation needs it)."""
     from homeassistant.setup import async_setup_component
 
     assert await async_setup_component(hass, "homeassistant", {})

@@ -33,10 +33,8 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.echo_sense as integration
-from custom_components.echo_sense.const import DOMAIN
+from custom_components.echo_sense.const import CONF_FORWARD_AGENT, CONF_REWRITER_ENCODER, DOMAIN
 from custom_components.echo_sense.conversation import (
-    CONF_FORWARD_AGENT,
-    CONF_REWRITER_ENCODER,
     agent_result_from_recognition,
     async_get_rewriter_diagnostics,
     loaded_runtimes,

@@ -27,9 +27,9 @@ from numpy.typing import NDArray
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache
 
 from custom_components.echo_sense import hub as hub_module
-from custom_components.echo_sense.const import DOMAIN
+from custom_components.echo_sense.const import CONF_SOUND_MODE, DOMAIN
 from custom_components.echo_sense.hub import EchoSenseHub
-from custom_components.echo_sense.media_player import CONF_SOUND_MODE, default_layout, layout_choices, speaker_layout
+from custom_components.echo_sense.media_player import default_layout, layout_choices, speaker_layout
 from custom_components.echo_sense.playback import LEAD_S
 from custom_components.echo_sense.presence import PresencePipeline
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID

@@ -11,7 +11,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.echo_sense.const import (
     CONF_HOLD_TIME,
+    CONF_LAYOUT,
+    CONF_REWRITER_ENCODER,
     CONF_SENSITIVITY,
+    CONF_SOUND_MODE,
     CONF_STT_ENGINE,
     CONF_SUPPRESSION_DB,
     DOMAIN,
@@ -37,7 +40,14 @@ async def test_options_are_saved(hass: HomeAssistant, entry: MockConfigEntry) ->
         result["flow_id"], {CONF_SENSITIVITY: 70, CONF_HOLD_TIME: 120, CONF_SUPPRESSION_DB: 18}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_SENSITIVITY: 70, CONF_HOLD_TIME: 120, CONF_SUPPRESSION_DB: 18}
+    assert entry.options == {
+        CONF_SENSITIVITY: 70,
+        CONF_HOLD_TIME: 120,
+        CONF_SUPPRESSION_DB: 18,
+        CONF_SOUND_MODE: "spatial",
+        CONF_LAYOUT: "narrow-stereo",
+        CONF_REWRITER_ENCODER: "lexical",
+    }
 
 
 @pytest.mark.parametrize(
@@ -69,3 +79,28 @@ async def test_own_stt_proxy_cannot_be_the_forward_target(hass: HomeAssistant, e
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_STT_ENGINE: "stt_loop"}
+
+
+async def test_speaker_and_rewriter_choices(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    schema = result["data_schema"].schema
+    layout = next(key for key in schema if key == CONF_LAYOUT)
+    assert schema[layout].config["options"] == ["narrow-stereo"]  # the only preset with 2 drivers
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_SENSITIVITY: 50,
+            CONF_HOLD_TIME: 60,
+            CONF_SUPPRESSION_DB: 30,
+            CONF_SOUND_MODE: "stereo",
+            CONF_REWRITER_ENCODER: "minilm_int8",
+        },
+    )
+    assert entry.options[CONF_SOUND_MODE] == "stereo"
+    assert entry.options[CONF_REWRITER_ENCODER] == "minilm_int8"
+    with pytest.raises(vol.Invalid):
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {CONF_SENSITIVITY: 50, CONF_HOLD_TIME: 60, CONF_SUPPRESSION_DB: 30, CONF_SOUND_MODE: "surround"},
+        )

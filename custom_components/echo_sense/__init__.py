@@ -9,6 +9,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
+from .conversation import async_remove_entry_data
 from .hub import EchoSenseConfigEntry, EchoSenseHub
 from .rewriter_services import async_setup_rewriter_services
 
@@ -44,3 +45,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) ->
 async def async_unload_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) -> bool:
     """Unload a config entry: platforms first, then the hub (via async_on_unload)."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) -> None:
+    """The entry is deleted: delete what the rewriter learned for it too."""
+    await async_remove_entry_data(hass, entry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -23,6 +24,8 @@ from homeassistant.config_entries import (
 from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
+    ConversationAgentSelector,
+    ConversationAgentSelectorConfig,
     EntitySelector,
     EntitySelectorConfig,
     NumberSelector,
@@ -43,22 +46,30 @@ from echo_sense_dsp.audio import (
     probe_device,
 )
 from echo_sense_dsp.errors import DeviceBusyError, DeviceError, DeviceNotFoundError, EchoSenseError
+from echo_sense_dsp.intent import ENCODERS
 from echo_sense_dsp.presence import Calibration
+from echo_sense_dsp.spatial import MODES
 
 from .calibrate import calibrate_device
 from .const import (
     CONF_CALIBRATION,
     CONF_DEVICE_ID,
     CONF_DEVICE_NAME,
+    CONF_FORWARD_AGENT,
     CONF_HOLD_TIME,
     CONF_INPUT_CHANNELS,
+    CONF_LAYOUT,
     CONF_OUTPUT_CHANNELS,
+    CONF_REWRITER_ENCODER,
     CONF_SAMPLE_RATE,
     CONF_SENSITIVITY,
+    CONF_SOUND_MODE,
     CONF_STT_ENGINE,
     CONF_SUPPRESSION_DB,
+    DEFAULT_ENCODER,
     DEFAULT_HOLD_TIME_S,
     DEFAULT_SENSITIVITY,
+    DEFAULT_SOUND_MODE,
     DEFAULT_SUPPRESSION_DB,
     DOMAIN,
     MAX_HOLD_TIME_S,
@@ -66,6 +77,7 @@ from .const import (
     MIN_HOLD_TIME_S,
 )
 from .hub import HubConfig
+from .media_player import layout_choices
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -274,9 +286,10 @@ class EchoSenseOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         if user_input is not None:
             options = {**self.config_entry.options, **user_input}
-            if not user_input.get(CONF_STT_ENGINE):
-                options.pop(CONF_STT_ENGINE, None)
-            elif self._is_own_stt(user_input[CONF_STT_ENGINE]):
+            for optional in (CONF_STT_ENGINE, CONF_FORWARD_AGENT):
+                if not user_input.get(optional):
+                    options.pop(optional, None)
+            if user_input.get(CONF_STT_ENGINE) and self._is_own_stt(user_input[CONF_STT_ENGINE]):
                 return self.async_show_form(
                     step_id="init", data_schema=self._schema(), errors={CONF_STT_ENGINE: "stt_loop"}
                 )
@@ -318,5 +331,23 @@ class EchoSenseOptionsFlow(OptionsFlowWithReload):
                         min=0, max=MAX_SUPPRESSION_DB, step=3, unit_of_measurement="dB", mode=NumberSelectorMode.SLIDER
                     )
                 ),
+                vol.Required(CONF_SOUND_MODE, default=options.get(CONF_SOUND_MODE, DEFAULT_SOUND_MODE)): SelectSelector(
+                    SelectSelectorConfig(options=list(MODES), translation_key=CONF_SOUND_MODE)
+                ),
+                **self._layout_field(options),
+                vol.Optional(CONF_FORWARD_AGENT, description={"suggested_value": options.get(CONF_FORWARD_AGENT)}): (
+                    ConversationAgentSelector(ConversationAgentSelectorConfig())
+                ),
+                vol.Required(
+                    CONF_REWRITER_ENCODER, default=options.get(CONF_REWRITER_ENCODER, DEFAULT_ENCODER)
+                ): SelectSelector(SelectSelectorConfig(options=list(ENCODERS), translation_key=CONF_REWRITER_ENCODER)),
             }
         )
+
+    def _layout_field(self, options: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+        """The speaker layouts that fit the device's output channels (none: no choice to offer)."""
+        choices = layout_choices(int(self.config_entry.data.get(CONF_OUTPUT_CHANNELS, 2)))
+        if not choices:
+            return {}
+        default = options.get(CONF_LAYOUT) if options.get(CONF_LAYOUT) in choices else choices[0]
+        return {vol.Required(CONF_LAYOUT, default=default): SelectSelector(SelectSelectorConfig(options=choices))}

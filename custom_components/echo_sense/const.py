@@ -27,3 +27,13 @@ CONF_STT_ENGINE: Final = "stt_engine"
 CONF_SUPPRESSION_DB: Final = "suppression_db"
 DEFAULT_SUPPRESSION_DB: Final = 30
 MAX_SUPPRESSION_DB: Final = 100
+
+# Options (spatial speaker).
+CONF_LAYOUT: Final = "layout"  # a preset name of echo_sense_dsp.spatial.LAYOUTS
+CONF_SOUND_MODE: Final = "sound_mode"  # "spatial" or "stereo"
+DEFAULT_SOUND_MODE: Final = "spatial"
+
+# Options (intent rewriter).
+CONF_FORWARD_AGENT: Final = "forward_agent"  # the agent echo_sense forwards to; default the built-in one
+CONF_REWRITER_ENCODER: Final = "rewriter_encoder"  # a key of echo_sense_dsp.intent.ENCODERS
+DEFAULT_ENCODER: Final = "lexical"

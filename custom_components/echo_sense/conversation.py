@@ -68,21 +68,13 @@ from echo_sense_dsp.intent import (
     summarise_failures,
 )
 
-from .const import DOMAIN
+from .const import CONF_FORWARD_AGENT, CONF_REWRITER_ENCODER, DEFAULT_ENCODER, DOMAIN
 from .hub import EchoSenseConfigEntry, EchoSenseHub
 from .rewriter_store import RewriterStorage
 
 _LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
-
-CONF_FORWARD_AGENT = "forward_agent"
-"""Option key: the agent echo_sense forwards to (an agent id); default the built-in agent."""
-
-CONF_REWRITER_ENCODER = "rewriter_encoder"
-"""Option key: the retrieval encoder for learned and taught phrases (a key of ``ENCODERS``)."""
-
-DEFAULT_ENCODER = "lexical"
 
 QUICK_REPEAT_WINDOW_S = 10.0
 """The same utterance again within this time means the previous answer did not help."""

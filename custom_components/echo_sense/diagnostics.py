@@ -6,6 +6,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
+from .conversation import async_get_rewriter_diagnostics
 from .hub import EchoSenseConfigEntry
 
 
@@ -14,4 +15,5 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: EchoSen
     return {
         "entry": {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)},
         "hub": entry.runtime_data.diagnostics(),
+        "rewriter": await async_get_rewriter_diagnostics(hass, entry),
     }

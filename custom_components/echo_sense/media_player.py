@@ -45,7 +45,7 @@ from homeassistant.util import dt as dt_util
 from echo_sense_dsp.errors import EchoSenseError
 from echo_sense_dsp.spatial import LAYOUTS, MODES, DeviceLayout, SpatialRenderer, load_layout
 
-from .const import DOMAIN
+from .const import CONF_LAYOUT, CONF_SOUND_MODE, DEFAULT_SOUND_MODE, DOMAIN
 from .entity import EchoSenseEntity
 from .hub import EchoSenseConfigEntry, EchoSenseHub
 from .playback import BLOCK_FRAMES, BusPlayer, PlayerState, Source, open_track
@@ -54,9 +54,6 @@ _LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
 
-CONF_LAYOUT = "layout"  # options key: a preset name of LAYOUTS (or a layout dict)
-CONF_SOUND_MODE = "sound_mode"  # options key: "spatial" or "stereo"
-DEFAULT_SOUND_MODE = "spatial"
 DEFAULT_VOLUME = 0.5
 VOLUME_STEP = 0.05
 POSITION_DRIFT_S = 0.5  # s: a new position reading when the extrapolated one is off by more
