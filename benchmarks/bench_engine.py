@@ -21,14 +21,12 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from common import environment_header
 from numpy.typing import NDArray
 
 from echo_sense_dsp.audio import AudioEngine, SimulatedBackend, Subscription
@@ -43,30 +41,8 @@ LOOP_DELAY_FRAMES = 37
 
 
 def _header() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-        rev = commit.stdout.strip() or "unknown"
-    except OSError:
-        rev = "unknown"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        import onnxruntime
-
-        ort = onnxruntime.__version__
-    except ImportError:
-        ort = "absent"
-    return (
-        f"CPU: {cpu} | Python {platform.python_version()} | numpy {np.__version__} | onnxruntime {ort} | "
-        f"commit {rev} | sample rate {RATE_HZ} Hz | block {FRAMES} frames ({BUDGET_US / 1000:g} ms) | "
-        f"{MICS} mics in, {DRIVERS} drivers out"
+    return environment_header(
+        RATE_HZ, f"block {FRAMES} frames ({BUDGET_US / 1000:g} ms)", f"{MICS} mics in, {DRIVERS} drivers out"
     )
 
 

@@ -21,8 +21,6 @@ Usage: ``python benchmarks/bench_rewrite.py [--homes DIR] [--repeat N]``
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -32,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime
+from common import environment_header, package_version
 
 from echo_sense_dsp.intent import (
     ACTION_INTENTS,
@@ -300,31 +298,12 @@ def table_row(name: str, row: Mapping[str, int]) -> str:
 
 def header() -> str:
     """CPU, versions and commit."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = "unknown"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-
     versions = [
-        f"CPU: {cpu}",
-        f"Python {platform.python_version()}",
-        f"numpy {np.__version__}",
-        f"onnxruntime {onnxruntime.__version__}",
-        f"hassil {version('hassil')}",
-        f"home-assistant-intents {version('home-assistant-intents')}",
-        f"commit {commit}",
-        "sample rate: n/a (text)",
+        environment_header(
+            "n/a (text)",
+            f"hassil {package_version('hassil')}",
+            f"home-assistant-intents {package_version('home-assistant-intents')}",
+        )
     ]
     return (
         " | ".join(versions) + "\n\nBuilt-in agent: SIMULATED with hassil + home-assistant-intents templates"

@@ -16,13 +16,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import platform
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import cpu_name, git_commit
 
 from echo_sense_dsp.room import LiveRoom, RoomEngine, load_scenario, render_scenario, scenario_drive
 from echo_sense_dsp.room.engine import OFFLINE_CHUNK_FRAMES
@@ -30,25 +29,6 @@ from echo_sense_dsp.room.scenario import Scenario
 
 FS = 96000
 BLOCK = 960  # 10 ms
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _two_people_and_fan(duration_s: float) -> Scenario:
@@ -141,10 +121,10 @@ def main() -> int:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     import onnxruntime
 
-    print(f"CPU: {_cpu()} (pinned to 1 core)  ")
+    print(f"CPU: {cpu_name()} (pinned to 1 core)  ")
     print(
         f"Python {platform.python_version()}, numpy {np.__version__}, onnxruntime {onnxruntime.__version__}, "
-        f"commit {_commit()}, sample rate {FS} Hz, 4 mics  "
+        f"commit {git_commit()}, sample rate {FS} Hz, 4 mics  "
     )
     print()
     print("CPU times (process/thread CPU seconds, one thread), since the machine may be shared.")

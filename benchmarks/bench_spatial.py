@@ -12,13 +12,10 @@ Run: ``.venv/bin/python benchmarks/bench_spatial.py [--layouts a,b]``
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import time
-from importlib import metadata
-from pathlib import Path
 
 import numpy as np
+from common import environment_header
 from numpy.typing import NDArray
 
 from echo_sense_dsp.physics import SPEED_OF_SOUND_M_S
@@ -39,28 +36,7 @@ IMAGE_ORDER = 6
 
 
 def _header() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-        rev = commit.stdout.strip() or "unknown"
-    except OSError:
-        rev = "unknown"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with Path("/proc/cpuinfo").open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        ort = metadata.version("onnxruntime")
-    except metadata.PackageNotFoundError:
-        ort = "absent"
-    return (
-        f"CPU: {cpu} | Python {platform.python_version()} | numpy {np.__version__} | onnxruntime {ort} | "
-        f"commit {rev} | sample rate {SAMPLE_RATE} Hz"
-    )
+    return environment_header(SAMPLE_RATE)
 
 
 def _freqs() -> NDArray[np.float64]:
