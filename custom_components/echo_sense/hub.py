@@ -44,6 +44,7 @@ from .const import (
     DOMAIN,
     MANUFACTURER,
 )
+from .listeners import Listeners
 from .presence import PresencePipeline
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class EchoSenseHub:
         self.config = HubConfig.from_entry(entry)
         self.engine = AudioEngine.from_probe(self.config.probe, lambda: new_backend(self.config))
         self.presence = PresencePipeline(hass, self)
-        self._listeners: list[CALLBACK_TYPE] = []
+        self.listeners = Listeners()
         self._unsubscribers: list[Callable[[], None]] = []
         self._device_lost_logged = False
 
@@ -166,19 +167,12 @@ class EchoSenseHub:
 
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``update`` whenever the hub's state changes; returns the remover."""
-        self._listeners.append(update)
-
-        @callback
-        def remove() -> None:
-            self._listeners.remove(update)
-
-        return remove
+        """Call ``update`` whenever this object's state changes; returns the remover."""
+        return self.listeners.async_add(update)
 
     @callback
     def _async_notify(self) -> None:
-        for update in list(self._listeners):
-            update()
+        self.listeners.async_notify()
 
     @callback
     def _async_refresh(self, _now: Any) -> None:

@@ -18,6 +18,7 @@ from echo_sense_dsp.presence import Calibration, CalibrationPlan, PresenceDecisi
 from echo_sense_dsp.presence.live import PresenceRunner, run_calibration
 
 from .const import CONF_CALIBRATION, CONF_HOLD_TIME, CONF_SENSITIVITY, DEFAULT_HOLD_TIME_S, DEFAULT_SENSITIVITY
+from .listeners import Listeners
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -64,7 +65,7 @@ class PresencePipeline:
         self.state = PresenceState()
         self.calibration = entry_calibration(hub.entry, hub.config.sample_rate)
         self._runner: PresenceRunner | None = None
-        self._listeners: list[CALLBACK_TYPE] = []
+        self.listeners = Listeners()
         self._last_score_push = 0.0
         self._emission_enabled = True
         self.calibrating = False
@@ -157,15 +158,9 @@ class PresencePipeline:
 
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        self._listeners.append(update)
-
-        @callback
-        def remove() -> None:
-            self._listeners.remove(update)
-
-        return remove
+        """Call ``update`` whenever the presence state changes; returns the remover."""
+        return self.listeners.async_add(update)
 
     @callback
     def async_notify(self) -> None:
-        for update in list(self._listeners):
-            update()
+        self.listeners.async_notify()
