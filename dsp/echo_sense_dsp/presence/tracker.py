@@ -37,7 +37,7 @@ class TrackerSettings:
     sensitivity: float = 0.5
     hold_time_s: float = 60.0
     trigger_frames: int = 3
-    music_trigger_frames: int = 10
+    music_trigger_frames: int = 20
 
     @property
     def strict_threshold(self) -> float:
