@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 HA_VERSION=2026.2.3
-APT_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins)
+APT_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins chromium chromium-driver)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
