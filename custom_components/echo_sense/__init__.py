@@ -12,6 +12,7 @@ from .const import DOMAIN
 from .conversation import async_remove_entry_data
 from .hub import EchoSenseConfigEntry, EchoSenseHub
 from .rewriter_services import async_setup_rewriter_services
+from .satellite_services import async_setup_satellite_services
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -29,6 +30,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's service actions (once, for all entries)."""
     async_setup_rewriter_services(hass)
+    async_setup_satellite_services(hass)
     return True
 
 
