@@ -262,3 +262,32 @@ async def test_announcement_plays_on_the_hubs_speaker(
 
     assert bus.frames_played - played_before > 48000
     assert hass.states.get(SATELLITE).state == AssistSatelliteState.IDLE
+
+
+async def test_ask_question_speaks_then_hears_the_answer_on_the_hubs_microphone(
+    hass: HomeAssistant, heard_stt: HeardSTT, demo_tts: None, hub_entry: MockConfigEntry
+) -> None:
+    await async_update_pipeline(
+        hass, async_get_pipeline(hass), stt_engine="stt.heard_stt", tts_engine="demo", tts_language="en"
+    )
+    bus = hub_entry.runtime_data.engine.announcement_bus
+    played_before = bus.frames_played
+
+    async with asyncio.timeout(RUN_TIMEOUT_S):
+        answer = await hass.services.async_call(
+            "assist_satellite",
+            "ask_question",
+            {
+                "entity_id": SATELLITE,
+                "question": "What should I turn on?",
+                "preannounce": False,
+                "answers": [{"id": "kitchen", "sentences": ["turn on the kitchen lights"]}],
+            },
+            blocking=True,
+            return_response=True,
+        )
+
+    assert answer == {"id": "kitchen", "sentence": HEARD_TEXT, "slots": {}}
+    assert bus.frames_played - played_before > 48000  # the question was spoken on the hub
+    assert len(heard_stt.received) >= 2 * SAMPLE_RATE * COMMAND_S  # the answer came from the hub's microphone
+    await _wait_for_idle(hass, _satellite(hass))
