@@ -22,6 +22,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import CoreState, HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import discovery
 from homeassistant.setup import async_setup_component
 from numpy.typing import NDArray
 from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache
@@ -260,9 +261,10 @@ async def test_volume_mute_sound_mode_and_browse(hass: HomeAssistant, speaker: E
 
 
 async def test_tts_say_plays_as_an_announcement(ha_core: HomeAssistant, speaker: EchoSenseHub) -> None:
-    hass = ha_core
     """Home Assistant's TTS (the demo engine's MP3) reaches the announcement bus, not the music."""
-    assert await async_setup_component(hass, "tts", {"tts": {"platform": "demo"}})
+    hass = ha_core
+    # tts is already set up (the satellite platform depends on it), so load the demo engine into it.
+    await discovery.async_load_platform(hass, "tts", "demo", {}, {"tts": [{"platform": "demo"}]})
     await hass.async_block_till_done()
     engine = speaker.engine
     played_before = engine.announcement_bus.frames_played

@@ -45,7 +45,6 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 
-import custom_components.echo_sense as integration
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.assist_satellite import EchoSenseSatellite
 from custom_components.echo_sense.const import DOMAIN
@@ -157,8 +156,6 @@ async def demo_tts(hass: HomeAssistant) -> None:
 async def hub_entry(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[MockConfigEntry]:
     """The echo_sense entry on a quiet simulated room, with the satellite platform; unloaded at the end."""
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom(TALKER_ROOM, driver_count=2))
-    if Platform.ASSIST_SATELLITE not in integration.PLATFORMS:  # until the lead lists the platform
-        monkeypatch.setattr(integration, "PLATFORMS", [*integration.PLATFORMS, Platform.ASSIST_SATELLITE])
     assert await async_setup_component(hass, "assist_pipeline", {})
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA

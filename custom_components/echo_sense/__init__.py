@@ -15,6 +15,7 @@ from .rewriter_services import async_setup_rewriter_services
 from .satellite_services import async_setup_satellite_services
 
 PLATFORMS: list[Platform] = [
+    Platform.ASSIST_SATELLITE,
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
     Platform.CONVERSATION,
