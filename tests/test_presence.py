@@ -113,3 +113,20 @@ async def test_device_page_offers_presence_triggers_and_conditions(
     assert {"occupied", "not_occupied", "motion", "no_motion"} <= {t for _, t in trigger_types}
     assert {"is_occupied", "is_not_occupied"} <= condition_types
     assert await hass.config_entries.async_unload(walk_in_entry.entry_id)
+
+
+async def test_recalibrate_button_stores_a_new_calibration(hass: HomeAssistant, walk_in_entry: MockConfigEntry) -> None:
+    from custom_components.echo_sense.diagnostics import async_get_config_entry_diagnostics
+
+    assert "calibration" not in walk_in_entry.data
+    await hass.services.async_call(
+        "button", "press", {"entity_id": "button.simulated_room_demo_recalibrate_presence"}, blocking=True
+    )
+    calibration = walk_in_entry.data["calibration"]
+    assert 32000 <= calibration["frequency_hz"] <= 46000
+    assert calibration["snr_curve"]["frequency_hz"]
+    assert hass.states.get(OCCUPANCY).state != STATE_UNAVAILABLE
+    diagnostics = await async_get_config_entry_diagnostics(hass, walk_in_entry)
+    assert diagnostics["hub"]["presence"]["calibration"]["frequency_hz"] == calibration["frequency_hz"]
+    assert diagnostics["hub"]["engine"]["state"] == "running"
+    assert await hass.config_entries.async_unload(walk_in_entry.entry_id)
