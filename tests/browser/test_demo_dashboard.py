@@ -50,7 +50,7 @@ HA_START_TIMEOUT_S = 150.0  # first start of a fresh configuration on 2 busy cor
 PAGE_TIMEOUT_S = 60.0  # login page, dashboard and tile rendering
 OCCUPANCY_TIMEOUT_S = 180.0  # the visitor walks in 8 s after the room starts; detection takes seconds
 HA_STOP_TIMEOUT_S = 30.0
-HISTORY_CARD_TIMEOUT_S = 15.0  # for the screenshot only; the test does not depend on it
+HISTORY_CARD_TIMEOUT_S = 10.0  # for the screenshot only; the test does not depend on it
 POLL_S = 0.5
 
 try:
@@ -82,11 +82,11 @@ walk(document);
 return found;
 """
 
-# The visible text of every tile card (hui-tile-card), read through shadow roots.
-TILE_TEXTS_JS = """
+# The visible text of every card of a type (arguments[0], e.g. hui-tile-card), read through shadow roots.
+CARD_TEXTS_JS = """
 const cards = [];
 const walk = (root) => {
-  root.querySelectorAll('hui-tile-card').forEach((e) => cards.push(e));
+  root.querySelectorAll(arguments[0]).forEach((e) => cards.push(e));
   root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot); });
 };
 walk(document);
@@ -99,17 +99,6 @@ const text = (node) => {
   return t;
 };
 return cards.map((c) => text(c).replace(/\\s+/g, ' ').trim());
-"""
-
-# The text of the history graph cards (they say "Loading state history…" until their data comes).
-HISTORY_TEXTS_JS = """
-const cards = [];
-const walk = (root) => {
-  root.querySelectorAll('hui-history-graph-card').forEach((e) => cards.push(e));
-  root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot); });
-};
-walk(document);
-return cards.map((c) => (c.shadowRoot ? c.shadowRoot.textContent : c.textContent) || '');
 """
 
 
@@ -310,7 +299,7 @@ def _history(base_url: str, token: str) -> list[str] | None:
 
 
 def _occupancy_tile_text(driver: Any) -> str | None:
-    texts = driver.execute_script(TILE_TEXTS_JS)
+    texts = driver.execute_script(CARD_TEXTS_JS, "hui-tile-card")
     return next((t for t in texts if t.startswith(OCCUPANCY_TILE_NAME)), None)
 
 
@@ -353,8 +342,13 @@ def test_dashboard_shows_occupancy_turn_on(home_assistant: str, browser: Any) ->
 
     # The history graph loads in the background; give it a bounded moment for the picture.
     deadline = time.monotonic() + HISTORY_CARD_TIMEOUT_S
-    while time.monotonic() < deadline and "Loading" in " ".join(browser.execute_script(HISTORY_TEXTS_JS)):
+    history_text = ""
+    while time.monotonic() < deadline:
+        history_text = " ".join(browser.execute_script(CARD_TEXTS_JS, "hui-history-graph-card"))
+        if history_text and "Loading" not in history_text:
+            break
         time.sleep(POLL_S)
+    print(f"history graph card: {history_text[:200]!r}")
     time.sleep(1.0)  # let the tile's "on" colour transition finish before the picture
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
