@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
@@ -20,29 +20,10 @@ from homeassistant.components.assist_pipeline.pipeline import (
 )
 from homeassistant.components.assist_satellite.const import DATA_COMPONENT
 from homeassistant.components.assist_satellite.entity import AssistSatelliteState
-from homeassistant.components.stt import (
-    AudioBitRates,
-    AudioChannels,
-    AudioCodecs,
-    AudioFormats,
-    AudioSampleRates,
-    SpeechMetadata,
-    SpeechResult,
-    SpeechResultState,
-    SpeechToTextEntity,
-)
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    MockModule,
-    MockPlatform,
-    mock_config_flow,
-    mock_integration,
-    mock_platform,
 )
 
 from custom_components.echo_sense import hub as hub_module
@@ -52,10 +33,10 @@ from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.room import LiveRoom
 from echo_sense_dsp.room.scenario import SCENARIOS
 
+from .stt_engine import RecordingSTT, recording_stt_engine
 from .test_init import SIMULATED_DATA
 
 SATELLITE = "assist_satellite.simulated_room_demo_voice_satellite"
-STT_DOMAIN = "heard_stt"
 HEARD_TEXT = "turn on the kitchen lights"
 COMMAND_S = 1.0  # seconds of microphone audio the test engine listens to before it answers
 SAMPLE_RATE = 16000
@@ -75,73 +56,10 @@ def _talker_room() -> dict[str, Any]:
 TALKER_ROOM = _talker_room()
 
 
-class HeardSTT(SpeechToTextEntity):
-    """A real STT entity for the test: it keeps ``COMMAND_S`` of the audio it is given and 'hears' fixed words."""
-
-    _attr_name = "Heard STT"
-    _attr_unique_id = "heard_stt"
-
-    def __init__(self) -> None:
-        self.received = b""
-
-    @property
-    def supported_languages(self) -> list[str]:
-        return ["en"]
-
-    @property
-    def supported_formats(self) -> list[AudioFormats]:
-        return [AudioFormats.WAV]
-
-    @property
-    def supported_codecs(self) -> list[AudioCodecs]:
-        return [AudioCodecs.PCM]
-
-    @property
-    def supported_bit_rates(self) -> list[AudioBitRates]:
-        return [AudioBitRates.BITRATE_16]
-
-    @property
-    def supported_sample_rates(self) -> list[AudioSampleRates]:
-        return [AudioSampleRates.SAMPLERATE_16000]
-
-    @property
-    def supported_channels(self) -> list[AudioChannels]:
-        return [AudioChannels.CHANNEL_MONO]
-
-    async def async_process_audio_stream(self, metadata: SpeechMetadata, stream: AsyncIterable[bytes]) -> SpeechResult:
-        async for chunk in stream:
-            self.received += chunk
-            if len(self.received) >= 2 * SAMPLE_RATE * COMMAND_S:
-                break
-        return SpeechResult(HEARD_TEXT, SpeechResultState.SUCCESS)
-
-
-class HeardSTTFlow(ConfigFlow):
-    """The test engine's (empty) config flow."""
-
-
 @pytest.fixture
-async def heard_stt(hass: HomeAssistant) -> AsyncIterator[HeardSTT]:
-    entity = HeardSTT()
-
-    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        await hass.config_entries.async_forward_entry_setups(entry, [Platform.STT])
-        return True
-
-    async def setup_platform(
-        hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-    ) -> None:
-        async_add_entities([entity])
-
-    mock_integration(hass, MockModule(STT_DOMAIN, async_setup_entry=setup_entry))
-    mock_platform(hass, f"{STT_DOMAIN}.stt", MockPlatform(async_setup_entry=setup_platform))
-    mock_platform(hass, f"{STT_DOMAIN}.config_flow")
-    with mock_config_flow(STT_DOMAIN, HeardSTTFlow):
-        assert await async_setup_component(hass, "stt", {})
-        test_entry = MockConfigEntry(domain=STT_DOMAIN)
-        test_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(test_entry.entry_id)
-        await hass.async_block_till_done()
+async def heard_stt(hass: HomeAssistant) -> AsyncIterator[RecordingSTT]:
+    engine = RecordingSTT("Heard STT", HEARD_TEXT, ["en"], max_bytes=2 * SAMPLE_RATE * COMMAND_S)
+    async with recording_stt_engine(hass, engine) as entity:
         yield entity
 
 
@@ -190,7 +108,7 @@ def _events(hass: HomeAssistant) -> list[tuple[str, dict | None]]:
 
 
 async def test_satellite_runs_a_pipeline_on_the_hubs_denoised_microphone(
-    hass: HomeAssistant, heard_stt: HeardSTT, hub_entry: MockConfigEntry
+    hass: HomeAssistant, heard_stt: RecordingSTT, hub_entry: MockConfigEntry
 ) -> None:
     await async_update_pipeline(hass, async_get_pipeline(hass), stt_engine="stt.heard_stt", tts_engine=None)
     satellite = _satellite(hass)
@@ -217,7 +135,7 @@ async def test_satellite_runs_a_pipeline_on_the_hubs_denoised_microphone(
 
 
 async def test_satellite_speaks_the_response_on_the_announcement_bus(
-    hass: HomeAssistant, heard_stt: HeardSTT, demo_tts: None, hub_entry: MockConfigEntry
+    hass: HomeAssistant, heard_stt: RecordingSTT, demo_tts: None, hub_entry: MockConfigEntry
 ) -> None:
     await async_update_pipeline(
         hass, async_get_pipeline(hass), stt_engine="stt.heard_stt", tts_engine="demo", tts_language="en"
@@ -262,7 +180,7 @@ async def test_announcement_plays_on_the_hubs_speaker(
 
 
 async def test_ask_question_speaks_then_hears_the_answer_on_the_hubs_microphone(
-    hass: HomeAssistant, heard_stt: HeardSTT, demo_tts: None, hub_entry: MockConfigEntry
+    hass: HomeAssistant, heard_stt: RecordingSTT, demo_tts: None, hub_entry: MockConfigEntry
 ) -> None:
     await async_update_pipeline(
         hass, async_get_pipeline(hass), stt_engine="stt.heard_stt", tts_engine="demo", tts_language="en"

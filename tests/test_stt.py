@@ -3,7 +3,7 @@ denoised, at full length, and its text comes back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -14,23 +14,12 @@ from homeassistant.components.stt import (
     AudioFormats,
     AudioSampleRates,
     SpeechMetadata,
-    SpeechResult,
     SpeechResultState,
-    SpeechToTextEntity,
     async_get_speech_to_text_entity,
 )
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    MockModule,
-    MockPlatform,
-    mock_config_flow,
-    mock_integration,
-    mock_platform,
 )
 
 from custom_components.echo_sense import hub as hub_module
@@ -38,80 +27,19 @@ from custom_components.echo_sense.const import CONF_STT_ENGINE, DOMAIN
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.room import LiveRoom
 
+from .stt_engine import RecordingSTT, recording_stt_engine
 from .test_init import SIMULATED_DATA
 
 SAMPLE_RATE = 16000
 PROXY = "stt.simulated_room_demo_noise_suppressed_speech_to_text"
 TARGET = "stt.recording_stt"
 NOISE_REDUCTION_DB = 10.0
-TEST_DOMAIN = "recording_stt"
-
-
-class RecordingSTT(SpeechToTextEntity):
-    """A real STT entity for the test: it keeps the audio it is given and 'hears' fixed words."""
-
-    _attr_name = "Recording STT"
-    _attr_unique_id = "recording_stt"
-
-    def __init__(self) -> None:
-        self.received = b""
-
-    @property
-    def supported_languages(self) -> list[str]:
-        return ["en", "de"]
-
-    @property
-    def supported_formats(self) -> list[AudioFormats]:
-        return [AudioFormats.WAV]
-
-    @property
-    def supported_codecs(self) -> list[AudioCodecs]:
-        return [AudioCodecs.PCM]
-
-    @property
-    def supported_bit_rates(self) -> list[AudioBitRates]:
-        return [AudioBitRates.BITRATE_16]
-
-    @property
-    def supported_sample_rates(self) -> list[AudioSampleRates]:
-        return [AudioSampleRates.SAMPLERATE_16000]
-
-    @property
-    def supported_channels(self) -> list[AudioChannels]:
-        return [AudioChannels.CHANNEL_MONO]
-
-    async def async_process_audio_stream(self, metadata: SpeechMetadata, stream: AsyncIterable[bytes]) -> SpeechResult:
-        async for chunk in stream:
-            self.received += chunk
-        return SpeechResult("turn on the kitchen lights", SpeechResultState.SUCCESS)
-
-
-class RecordingSTTFlow(ConfigFlow):
-    """The test engine's (empty) config flow."""
+HEARD_TEXT = "turn on the kitchen lights"
 
 
 @pytest.fixture
 async def recording_stt(hass: HomeAssistant) -> AsyncIterator[RecordingSTT]:
-    entity = RecordingSTT()
-
-    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        await hass.config_entries.async_forward_entry_setups(entry, [Platform.STT])
-        return True
-
-    async def setup_platform(
-        hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
-    ) -> None:
-        async_add_entities([entity])
-
-    mock_integration(hass, MockModule(TEST_DOMAIN, async_setup_entry=setup_entry))
-    mock_platform(hass, f"{TEST_DOMAIN}.stt", MockPlatform(async_setup_entry=setup_platform))
-    mock_platform(hass, f"{TEST_DOMAIN}.config_flow")
-    with mock_config_flow(TEST_DOMAIN, RecordingSTTFlow):
-        assert await async_setup_component(hass, "stt", {})
-        test_entry = MockConfigEntry(domain=TEST_DOMAIN)
-        test_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(test_entry.entry_id)
-        await hass.async_block_till_done()
+    async with recording_stt_engine(hass, RecordingSTT("Recording STT", HEARD_TEXT, ["en", "de"])) as entity:
         yield entity
 
 
@@ -158,7 +86,7 @@ async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
     )
     result = await proxy.internal_async_process_audio_stream(metadata, _chunks(audio))
     assert result.result is SpeechResultState.SUCCESS
-    assert result.text == "turn on the kitchen lights"
+    assert result.text == HEARD_TEXT
     assert len(recording_stt.received) == len(audio)
     assert _level_db(recording_stt.received) < _level_db(audio) - NOISE_REDUCTION_DB
     assert await hass.config_entries.async_unload(entry.entry_id)
