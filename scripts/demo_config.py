@@ -75,6 +75,12 @@ DASHBOARD = {
                     "entities": [f"binary_sensor.{HUB}_occupancy", f"binary_sensor.{HUB}_motion"],
                 },
                 {
+                    "type": "picture-entity",
+                    "entity": f"image.{HUB}_doppler_spectrogram",
+                    "name": "Doppler spectrogram (last 10 s; strip: grey none, amber minor, red major, white occupied)",
+                    "show_state": False,
+                },
+                {
                     "type": "entities",
                     "title": "Hub",
                     "entities": [

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
 from echo_sense_dsp.presence import Calibration, CalibrationPlan, PresenceDecision, PresenceDetector, plan_calibration
+from echo_sense_dsp.presence.features import BAND_COUNT
 from echo_sense_dsp.presence.live import PresenceRunner, run_calibration
+from echo_sense_dsp.presence.spectrogram import DopplerHistory
 
 from .const import CONF_CALIBRATION, CONF_HOLD_TIME, CONF_SENSITIVITY, DEFAULT_HOLD_TIME_S, DEFAULT_SENSITIVITY
 from .listeners import Listeners
@@ -69,6 +71,7 @@ class PresencePipeline:
         self._last_score_push = 0.0
         self._emission_enabled = True
         self.calibrating = False
+        self.history = DopplerHistory(BAND_COUNT)
 
     @property
     def emission_enabled(self) -> bool:
@@ -86,7 +89,7 @@ class PresencePipeline:
 
     def start(self) -> None:
         """Start sensing (blocking: builds the detector and loads its model; run in the executor)."""
-        runner = PresenceRunner(self.hub.engine, self._new_detector(), self._on_decision)
+        runner = PresenceRunner(self.hub.engine, self._new_detector(), self._on_decision, history=self.history)
         runner.emission_enabled = self._emission_enabled
         runner.start()
         self._runner = runner

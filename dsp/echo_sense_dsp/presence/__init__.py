@@ -14,6 +14,7 @@ classifier          small 1-D CNN (ONNX) over 0.64 s of features: P(none / minor
 tracker             occupancy with strict/sensitive regimes and a hold time; probe duty cycle
 detector            ``PresenceDetector``: the streaming pipeline; ``SCORERS`` registry
                     (``"neural"``, baseline ``"energy_threshold"``)
+spectrogram         ``DopplerHistory``: ring of Doppler spectra + decisions rendered as an RGB image
 commands            ``echo-sense probe | calibrate-plan | calibrate | motion``
 ==================  ===========================================================================
 

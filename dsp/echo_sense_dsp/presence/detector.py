@@ -274,6 +274,12 @@ class PresenceDetector:
     # --- diagnostics ---------------------------------------------------------------------------
 
     @property
+    def doppler_spectrum_db(self) -> NDArray[np.float32] | None:
+        """ndarray, shape (BAND_COUNT,), float32: latest SNR per Doppler band, dB (a view); None before start."""
+        front = self._front
+        return None if front is None else front.band_snr_db
+
+    @property
     def emission_paused(self) -> bool:
         """True while the duty cycle wants the probe paused."""
         return self.duty_cycle.paused

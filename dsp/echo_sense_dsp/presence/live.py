@@ -23,6 +23,7 @@ from ..audio.engine import AudioEngine, InputBlock, Subscription
 from ..errors import DeviceError
 from .calibration import DEFAULT_RANGE_M, Calibration, CalibrationPlan, analyse_calibration
 from .detector import PresenceDecision, PresenceDetector
+from .spectrogram import DopplerHistory
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,14 +49,22 @@ class PresenceRunner:
     engine : a started (or about to start) engine.
     detector : its ``sample_rate`` must be the engine's.
     on_decision : called on the runner's thread with every decision (every 20 ms).
+    history : optional ring fed with the Doppler spectrum and the decision of every hop.
     """
 
-    def __init__(self, engine: AudioEngine, detector: PresenceDetector, on_decision: DecisionCallback) -> None:
+    def __init__(
+        self,
+        engine: AudioEngine,
+        detector: PresenceDetector,
+        on_decision: DecisionCallback,
+        history: DopplerHistory | None = None,
+    ) -> None:
         if detector.sample_rate != engine.sample_rate:
             raise DeviceError(f"the detector runs at {detector.sample_rate} Hz, the engine at {engine.sample_rate} Hz")
         self.engine = engine
         self.detector = detector
         self.on_decision = on_decision
+        self.history = history
         self._emission_enabled = True
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -122,6 +131,10 @@ class PresenceRunner:
             try:
                 for decision in self.detector.process(block.mics, _mono_reference(block)):
                     self.on_decision(decision)
+                    history = self.history
+                    spectrum = self.detector.doppler_spectrum_db
+                    if history is not None and spectrum is not None:
+                        history.push(spectrum, decision.occupied, decision.motion)
             except Exception:  # a bad block must not end sensing for good
                 _LOGGER.exception("presence detector failed on a block")
 
