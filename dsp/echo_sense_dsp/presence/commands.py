@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AudioFormatError
+from ..progress import StderrProgress
 from ..wavio import read_wav, write_wav
 from .calibration import DEFAULT_RANGE_M, Calibration, analyse_calibration, plan_calibration
 from .detector import SCORERS, PresenceDetector
@@ -84,12 +85,16 @@ def _run_motion(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     tmp = out.with_name(out.name + ".tmp")
+    total = len(mics.samples)
+    progress = StderrProgress(f"motion {Path(args.mics).name}", enabled=not args.quiet)
     with tmp.open("w") as fh:
-        for start in range(0, len(mics.samples), _BLOCK_FRAMES):
+        for start in range(0, total, _BLOCK_FRAMES):
             stop = start + _BLOCK_FRAMES
             for decision in detector.process(mics.samples[start:stop], reference.samples[start:stop, 0]):
                 fh.write(json.dumps(decision.to_json()) + "\n")
+            progress(min(stop, total) / total)
     tmp.replace(out)
+    progress.done(f"{total / mics.sample_rate:.1f} s of capture -> {out}")
     return 0
 
 
@@ -139,6 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--hold-time-s", type=_positive_float, default=60.0)
     p.add_argument("--sensitivity", type=float, default=0.5)
     p.add_argument("--scorer", choices=sorted(SCORERS), default="neural")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_run_motion)
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..progress import StderrProgress
 from ..wavio import write_wav
 from .engine import render_scenario
 from .scenario import SCENARIOS, load_scenario
@@ -50,19 +50,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise ConfigError(f"cannot create {out}: {err}") from err
     t0 = time.perf_counter()
-
-    def progress(frac: float) -> None:
-        if not args.quiet:
-            print(f"\rsimulate {sc.name}: {100 * frac:5.1f} %", end="", file=sys.stderr, flush=True)
-
+    progress = StderrProgress(f"simulate {sc.name}", enabled=not args.quiet)
     r = render_scenario(sc, progress=progress)
     elapsed = time.perf_counter() - t0
-    if not args.quiet:
-        print(
-            f"\rsimulate {sc.name}: {sc.duration_s:.1f} s rendered in {elapsed:.1f} s "
-            f"(RT factor {sc.duration_s / max(elapsed, 1e-9):.1f})",
-            file=sys.stderr,
-        )
+    progress.done(
+        f"{sc.duration_s:.1f} s rendered in {elapsed:.1f} s (RT factor {sc.duration_s / max(elapsed, 1e-9):.1f})"
+    )
     write_wav(out / "mics.wav", r.mics, r.sample_rate)
     write_wav(out / "drive.wav", r.drive, r.sample_rate)
     with (out / "labels.jsonl").open("w", encoding="utf-8") as f:

@@ -56,7 +56,12 @@ def test_calibrate_plan_then_calibrate_writes_a_calibration(tmp_path: Path, rng:
     assert 32000.0 <= cal.frequency_hz <= 46000.0 and cal.expected_range_m >= 4.0
 
 
-def test_motion_writes_one_json_line_per_hop(tmp_path: Path, rng: np.random.Generator, scene: Callable) -> None:  # type: ignore[type-arg]
+def test_motion_writes_one_json_line_per_hop(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     sc = scene(rng, seconds=4.0, range_m=lambda t: np.where(t < 2.0, 4.0, 4.0 - (t - 2.0)))
     write_wav(tmp_path / "mics.wav", sc.mics, 96000)
     write_wav(tmp_path / "played.wav", sc.drive[:, None], 96000)
@@ -71,6 +76,8 @@ def test_motion_writes_one_json_line_per_hop(tmp_path: Path, rng: np.random.Gene
         "energy_threshold",
     ]
     assert main(args) == 0
+    err = capsys.readouterr().err  # progress on stderr, ending with a summary line
+    assert "\rmotion mics.wav: 100 %" in err and err.endswith("motion mics.wav: 4.0 s of capture -> " + args[-3] + "\n")
     lines = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
     assert len(lines) == 200
     assert {"t", "occupied", "score"} <= set(lines[0])
