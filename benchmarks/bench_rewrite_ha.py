@@ -5,7 +5,9 @@ Home Assistant's own ``DefaultAgent`` (2026.x, fuzzy matching included) inside a
 test instance (pytest-homeassistant-custom-component's ``async_test_home_assistant``): the
 scenario home's areas, entities (registry entries with areas and aliases, states with
 attributes), Assist exposure and one satellite device per satellite are created in it, and the
-domains' services are registered as recorders, so actions run without hardware.
+domains' services are registered as recorders, so actions run without hardware. The domains'
+own intents (set temperature, light brightness, fan speed, volume, covers) are registered as
+their integrations would, and each satellite takes timers, as a voice satellite does.
 
 A turn's answer is what the agent's response reports: the intent, the entities acted on
 (``success_results``) or asked about (``matched_states``), and slot values. The echo_sense column
@@ -32,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from homeassistant.components import conversation
+from homeassistant.components import climate, conversation, cover, fan, light, media_player
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.components.intent import async_register_timer_handler
 from homeassistant.const import ATTR_FRIENDLY_NAME
 from homeassistant.core import Context, HomeAssistant, ServiceCall
 from homeassistant.helpers import area_registry as ar
@@ -62,6 +65,8 @@ SERVICES = {
     "input_boolean": ("turn_on", "turn_off", "toggle"),
 }
 SUPPORTED_FEATURES = {"climate": 1 | 128 | 256, "media_player": 4 | 128 | 256 | 1 | 16384, "fan": 1}
+DOMAIN_INTENTS = (climate, cover, fan, light, media_player)
+"""Integrations whose own intents (set temperature, light set, volume, ...) a real home has loaded."""
 
 
 class HomeAssistantAgent:
@@ -153,6 +158,10 @@ async def async_build_home(hass: HomeAssistant, home: Mapping[str, Any]) -> dict
     for domain, services in SERVICES.items():
         for service in services:
             hass.services.async_register(domain, service, record)
+    for integration in DOMAIN_INTENTS:
+        await importlib.import_module(f"{integration.__name__}.intent").async_setup_intents(hass)
+    for device_id in satellites.values():
+        async_register_timer_handler(hass, device_id, lambda _event, _timer: None)  # satellites ring timers
     await hass.async_block_till_done()
     return satellites
 
