@@ -13,8 +13,6 @@ With ``--int8`` it also writes a dynamically quantised copy (``--int8-out``) for
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import subprocess
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import torch
 from recipe import CHECKPOINT_DIR, DenoiserNet, load_config
 from torch import nn
 
+from echo_sense_dsp.sidecar import write_sidecar
 from echo_sense_dsp.voice.denoiser import LOOKAHEAD_FRAMES, MODEL_NAME
 from echo_sense_dsp.voice.features import (
     FEATURE_LAYOUT,
@@ -112,11 +111,10 @@ def main() -> None:
         ["git", "rev-parse", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
 
-    def sidecar(path: Path, quantization: str) -> dict[str, object]:
+    def sidecar(quantization: str) -> dict[str, object]:
         return {
             "name": MODEL_NAME,
             "version": f"{MODEL_NAME}_step_{ck['step']}" + ("_int8" if quantization != "float32" else ""),
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "sample_rate": SAMPLE_RATE,
             "frame_size": FRAME_SIZE,
             "window_size": WINDOW_SIZE,
@@ -139,7 +137,7 @@ def main() -> None:
             "recipe_commit": commit,
         }
 
-    onnx_path.with_suffix(".json").write_text(json.dumps(sidecar(onnx_path, "float32"), indent=2) + "\n")
+    write_sidecar(onnx_path, sidecar("float32"))
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes), verified {len(features)} frames")
     if args.int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -147,7 +145,7 @@ def main() -> None:
         out = args.int8_out.expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)
         quantize_dynamic(str(onnx_path), str(out), weight_type=QuantType.QInt8)
-        out.with_suffix(".json").write_text(json.dumps(sidecar(out, "int8-dynamic"), indent=2) + "\n")
+        write_sidecar(out, sidecar("int8-dynamic"))
         s8 = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
         g8, _ = run_onnx_stream(s8, features, state_shape)
         print(f"wrote {out} ({out.stat().st_size} bytes); max |gain diff| vs float {np.abs(g8 - g_ref).max():.4f}")

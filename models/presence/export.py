@@ -12,7 +12,6 @@ Usage: ``python models/presence/export.py [--stage final|seed]``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from echo_sense_dsp.presence.classifier import (
 )
 from echo_sense_dsp.presence.demodulation import BASEBAND_RATE_HZ, HOP_S
 from echo_sense_dsp.presence.features import DOPPLER_FFT_SIZE, FEATURE_LAYOUT, FEATURE_SIZE
+from echo_sense_dsp.sidecar import write_sidecar
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "dsp" / "echo_sense_dsp" / "assets"
@@ -91,7 +91,6 @@ def main() -> int:
     sidecar = {
         "name": MODEL_NAME,
         "version": f"{MODEL_NAME}_{args.stage}_{commit}",
-        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "sample_rate": 96000,
         "frame_size": round(HOP_S * 96000),
         "baseband_rate_hz": BASEBAND_RATE_HZ,
@@ -108,8 +107,7 @@ def main() -> int:
         "train_seconds": round(float(ckpt.get("train_seconds", 0.0)), 1),
         "train_windows": int(ckpt.get("windows", 0)),
     }
-    (ASSETS / f"{MODEL_NAME}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
-    print(json.dumps(sidecar, indent=2))
+    print(json.dumps(write_sidecar(onnx_path, sidecar), indent=2))
     return 0
 
 

@@ -13,16 +13,15 @@ sentence-transformers' all-MiniLM-L6-v2 (Reimers & Gurevych, "Sentence-BERT", EM
 Wang et al., "MiniLM", NeurIPS 2020), mean-pooled and L2-normalised inside the graph.
 """
 
-import hashlib
 import json
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .. import sidecar
 from ..errors import ModelError
 
 ENCODER_INPUTS = ("input_ids", "attention_mask")
@@ -158,10 +157,6 @@ class WordPieceTokenizer:
         return ids, mask
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class OnnxSentenceEncoder:
     """The shipped int8 MiniLM sentence encoder on onnxruntime (one intra-op thread).
 
@@ -177,24 +172,12 @@ class OnnxSentenceEncoder:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path) if path is not None else DEFAULT_ENCODER_PATH
-        sidecar_path = self.path.with_suffix(".json")
         vocab_path = self.path.with_suffix(".vocab.json")
-        for needed in (self.path, sidecar_path, vocab_path):
-            if not needed.is_file():
-                raise ModelError(f"sentence encoder file {needed} is missing")
-        self.sidecar: dict[str, Any] = json.loads(sidecar_path.read_text(encoding="utf-8"))
-        for file, key in ((self.path, "sha256"), (vocab_path, "vocab_sha256")):
-            actual = _sha256(file)
-            if actual != self.sidecar.get(key):
-                raise ModelError(f"{file.name}: sha256 {actual} does not match the sidecar's {self.sidecar.get(key)}")
+        expected = {"inputs": {name: ["batch", "tokens", "int64"] for name in ENCODER_INPUTS}}
+        self.sidecar = sidecar.load_sidecar(self.path, expected, hashed={"vocab_sha256": vocab_path})
         self.tokenizer = WordPieceTokenizer.from_file(vocab_path, max_tokens=int(self.sidecar["max_tokens"]))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self._session = sidecar.open_session(self.path)
         self._dim = int(self.sidecar["embedding_dim"])
         self._min_similarity = float(self.sidecar.get("min_similarity", 0.8))
 

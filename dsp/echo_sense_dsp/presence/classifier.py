@@ -12,8 +12,6 @@ The network is trained in ``models/presence/recipe.py`` with the rare-event reci
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import ModelError
+from .. import sidecar
 from .features import FEATURE_LAYOUT, FEATURE_SIZE
 
 CONTEXT_FRAMES = 32  # 0.64 s at 20 ms hops
@@ -38,34 +36,22 @@ def asset_paths() -> tuple[Path, Path]:
 
 
 def load_sidecar(model_path: Path, sidecar_path: Path) -> dict[str, Any]:
-    """Read and check a model's sidecar against the model bytes and the feature layout.
+    """Read and check the classifier's sidecar (:func:`echo_sense_dsp.sidecar.load_sidecar`).
 
     Raises
     ------
     ModelError
-        Missing files, a sha256 mismatch, or a ``layout_version`` other than
-        ``FEATURE_LAYOUT.layout_version``.
+        Missing files, a sha256 mismatch, or a ``layout_version`` or input/output shape other
+        than the runtime's.
     """
-    if not model_path.is_file() or not sidecar_path.is_file():
-        raise ModelError(f"presence model missing: {model_path} / {sidecar_path} (run models/presence/export.py)")
-    try:
-        sidecar: dict[str, Any] = json.loads(sidecar_path.read_text())
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{sidecar_path}: unreadable sidecar ({err})") from err
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    if sidecar.get("sha256") != digest:
-        raise ModelError(f"{model_path}: sha256 {digest} does not match the sidecar's {sidecar.get('sha256')}")
-    if sidecar.get("layout_version") != FEATURE_LAYOUT.layout_version:
-        raise ModelError(
-            f"{model_path}: trained on feature layout_version {sidecar.get('layout_version')}, "
-            f"the runtime computes layout_version {FEATURE_LAYOUT.layout_version}"
-        )
-    if sidecar.get("context_frames") != CONTEXT_FRAMES or sidecar.get("feature_size") != FEATURE_SIZE:
-        raise ModelError(
-            f"{model_path}: input ({sidecar.get('context_frames')}, {sidecar.get('feature_size')}) "
-            f"does not match the runtime's ({CONTEXT_FRAMES}, {FEATURE_SIZE})"
-        )
-    return sidecar
+    expected = {
+        "layout_version": FEATURE_LAYOUT.layout_version,
+        "context_frames": CONTEXT_FRAMES,
+        "feature_size": FEATURE_SIZE,
+        "inputs": {INPUT_NAME: [1, CONTEXT_FRAMES, FEATURE_SIZE]},
+        "outputs": {OUTPUT_NAME: [1, len(MOTION_CLASSES)]},
+    }
+    return sidecar.load_sidecar(model_path, expected, sidecar_path=sidecar_path)
 
 
 class MotionClassifier:
@@ -77,19 +63,11 @@ class MotionClassifier:
     """
 
     def __init__(self, model_path: Path | None = None, sidecar_path: Path | None = None) -> None:
-        import onnxruntime as ort
-
         default_model, default_sidecar = asset_paths()
         model_path = model_path or default_model
         sidecar_path = sidecar_path or default_sidecar
         self.sidecar = load_sidecar(model_path, sidecar_path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise ModelError(f"{model_path}: onnxruntime cannot load it ({err})") from err
+        self._session = sidecar.open_session(model_path)
         # doubled ring: row i is written at i and i + CONTEXT_FRAMES, so a contiguous window always exists
         self._ring = np.zeros((2 * CONTEXT_FRAMES, FEATURE_SIZE), dtype=np.float32)
         self._index = 0

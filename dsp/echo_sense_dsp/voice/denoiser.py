@@ -17,18 +17,16 @@ output is aligned with its input.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
-from ..errors import AudioFormatError, ModelError, SampleRateError
+from .. import sidecar
+from ..errors import AudioFormatError, SampleRateError
 from ..resample import resample
 from .features import (
     FEATURE_LAYOUT,
@@ -82,7 +80,7 @@ def default_model_path() -> Path:
 
 
 def load_sidecar(model_path: Path) -> dict[str, Any]:
-    """Read and check a model's JSON sidecar against the file and this runtime.
+    """Read and check the denoiser's sidecar (:func:`echo_sense_dsp.sidecar.load_sidecar`).
 
     Raises
     ------
@@ -90,18 +88,7 @@ def load_sidecar(model_path: Path) -> dict[str, Any]:
         Missing file or sidecar, sha256 mismatch, or a feature layout / shape / rate the
         runtime does not implement (the message names both values).
     """
-    sidecar_path = model_path.with_suffix(".json")
-    if not model_path.is_file():
-        raise ModelError(f"denoiser model not found: {model_path}")
-    if not sidecar_path.is_file():
-        raise ModelError(f"denoiser model sidecar not found: {sidecar_path}")
-    try:
-        sidecar: dict[str, Any] = json.loads(sidecar_path.read_text())
-    except (OSError, ValueError) as err:
-        raise ModelError(f"unreadable sidecar {sidecar_path}: {err}") from err
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     expected = {
-        "sha256": digest,
         "layout_version": FEATURE_LAYOUT.layout_version,
         "sample_rate": SAMPLE_RATE,
         "frame_size": FRAME_SIZE,
@@ -109,12 +96,7 @@ def load_sidecar(model_path: Path) -> dict[str, Any]:
         "nb_bands": NB_BANDS,
         "lookahead_frames": LOOKAHEAD_FRAMES,
     }
-    for key, value in expected.items():
-        if sidecar.get(key) != value:
-            raise ModelError(
-                f"denoiser sidecar {sidecar_path.name}: {key} is {sidecar.get(key)!r}, runtime needs {value!r}"
-            )
-    return sidecar
+    return sidecar.load_sidecar(model_path, expected)
 
 
 class Denoiser:
@@ -141,15 +123,7 @@ class Denoiser:
         self.settings = settings or DenoiserSettings()
         path = Path(model_path) if model_path is not None else default_model_path()
         self.sidecar = load_sidecar(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own exception types
-            raise ModelError(f"cannot load denoiser model {path}: {err}") from err
+        self._session = sidecar.open_session(path)
         state_shape = tuple(int(d) for d in self.sidecar["gru_state_shape"])
         self._features = np.zeros((1, CONV_FRAMES, FEATURE_LAYOUT.size), np.float32)
         self._gru_state_in = np.zeros(state_shape, np.float32)
