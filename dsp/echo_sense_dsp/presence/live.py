@@ -134,7 +134,7 @@ class PresenceRunner:
                     history = self.history
                     spectrum = self.detector.doppler_spectrum_db
                     if history is not None and spectrum is not None:
-                        history.push(spectrum, decision.occupied, decision.motion)
+                        history.push(spectrum, decision.occupied, decision.motion, decision.sensing)
             except Exception:  # a bad block must not end sensing for good
                 _LOGGER.exception("presence detector failed on a block")
 

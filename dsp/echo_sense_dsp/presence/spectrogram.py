@@ -79,12 +79,20 @@ class DopplerHistory:
         self.count = 0
         self._lock = threading.Lock()
 
-    def push(self, spectrum_db: NDArray[np.float32], occupied: bool, motion: str) -> None:
-        """Append one hop: spectrum (bands,) float32 in dB, the occupied flag and the motion kind."""
+    def push(self, spectrum_db: NDArray[np.float32], occupied: bool, motion: str, sensing: bool = True) -> None:
+        """Append one hop: spectrum (bands,) float32 in dB, the occupied flag and the motion kind.
+
+        ``sensing`` is the detector's flag: while it is False the spectrum is a transient (the
+        noise floor and the static estimate still converging), so nothing is kept before the
+        first sensing hop, and later (the probe paused or settling again) the hop is kept at the
+        floor, its decisions marked.
+        """
+        if not sensing and self.count == 0:
+            return
         code = MOTION_CODES.get(motion, 0)
         with self._lock:
             i = self._next
-            self._spectra[i] = spectrum_db
+            self._spectra[i] = spectrum_db if sensing else self.floor_db
             self._motion[i] = code
             self._occupied[i] = occupied
             self._next = (i + 1) % self.frames
