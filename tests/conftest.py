@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from homeassistant.core import HomeAssistant
 
-from echo_sense_dsp.audio import devices
+from echo_sense_dsp.audio import backends, devices
 from echo_sense_dsp.errors import DeviceBusyError, DeviceError
 
 PULSE_AVAILABLE = os.environ.get("ECHO_SENSE_PULSE") == "1"
@@ -103,10 +103,8 @@ class ScriptedCardStream:
 @pytest.fixture
 def scripted_portaudio(monkeypatch: pytest.MonkeyPatch) -> Generator[type[ScriptedPortAudio]]:
     """Route the library's PortAudio calls to :class:`ScriptedPortAudio` (and its streams to failure)."""
-    from custom_components.echo_sense import hub
-
     ScriptedPortAudio.removed = set()
     monkeypatch.setattr(devices, "SoundDeviceQuery", ScriptedPortAudio)
-    monkeypatch.setattr(hub, "SoundDeviceBackend", ScriptedCardStream)
+    monkeypatch.setattr(backends, "SoundDeviceBackend", ScriptedCardStream)  # backend_factory_for's real-card path
     yield ScriptedPortAudio
     ScriptedPortAudio.removed = set()

@@ -28,8 +28,7 @@ from echo_sense_dsp.audio import (
     AudioEngine,
     EngineState,
     ProbeResult,
-    SimulatedBackend,
-    SoundDeviceBackend,
+    backend_factory_for,
 )
 from echo_sense_dsp.errors import EchoSenseError
 from echo_sense_dsp.room import LiveRoom
@@ -90,15 +89,14 @@ def simulated_room(config: HubConfig) -> LiveRoom:
     return LiveRoom(SIMULATED_SCENARIO, driver_count=config.output_channels)
 
 
-def new_backend(config: HubConfig, *, realtime: bool = True) -> AudioBackend:
-    """A fresh backend for an engine on ``config``'s device.
+def backend_factory(config: HubConfig, *, realtime: bool = True) -> Callable[[], AudioBackend]:
+    """The engine's backend factory for ``config``'s device (the library's, with the hub's room).
 
     ``realtime=False`` runs the simulated room as fast as it computes (calibration in the
-    config flow); a sound card is always real time.
+    config flow); a sound card is always real time. The room is looked up through
+    :func:`simulated_room` at each start, so tests can put another room in its place.
     """
-    if config.simulated:
-        return SimulatedBackend(simulated_room(config), realtime=realtime)
-    return SoundDeviceBackend(config.device_id)
+    return backend_factory_for(config.device_id, realtime=realtime, room=lambda: simulated_room(config))
 
 
 class EchoSenseHub:
@@ -108,7 +106,7 @@ class EchoSenseHub:
         self.hass = hass
         self.entry = entry
         self.config = HubConfig.from_entry(entry)
-        self.engine = AudioEngine.from_probe(self.config.probe, lambda: new_backend(self.config))
+        self.engine = AudioEngine.from_probe(self.config.probe, backend_factory(self.config))
         self.presence = PresencePipeline(hass, self)
         self.listeners = Listeners()
         self._unsubscribers: list[Callable[[], None]] = []

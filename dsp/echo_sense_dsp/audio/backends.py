@@ -406,7 +406,12 @@ class WavBackend(_ThreadedBackend):
 
 
 def backend_factory_for(
-    device_id: str, *, scenario: str = "demo_day", realtime: bool = True, driver_count: int | None = None
+    device_id: str,
+    *,
+    scenario: str = "demo_day",
+    realtime: bool = True,
+    driver_count: int | None = None,
+    room: Callable[[], RoomModel] | None = None,
 ) -> Callable[[], AudioBackend]:
     """The backend factory the hub's config entry names: the simulated room or a real card.
 
@@ -417,6 +422,8 @@ def backend_factory_for(
     scenario : the room scenario (preset name or JSON path) for the simulated device.
     realtime : pace the simulated room by the clock (False: lock-step, as fast as possible).
     driver_count : drivers of the simulated room (default ``SIMULATED_DRIVER_COUNT``).
+    room : builds the simulated device's room instead of ``LiveRoom(scenario, driver_count)``
+        (called at every start, so each reconnect gets a fresh room).
 
     Returns
     -------
@@ -425,16 +432,16 @@ def backend_factory_for(
     """
     from .devices import SIMULATED_DEVICE_ID, SIMULATED_DRIVER_COUNT
 
-    if device_id == SIMULATED_DEVICE_ID:
+    if device_id != SIMULATED_DEVICE_ID:
+        return lambda: SoundDeviceBackend(device_id)
 
-        def simulated() -> AudioBackend:
-            from ..room import LiveRoom  # the room simulator is only needed for the simulated device
+    def live_room() -> RoomModel:
+        from ..room import LiveRoom  # the room simulator is only needed for the simulated device
 
-            room = LiveRoom(scenario, driver_count=driver_count or SIMULATED_DRIVER_COUNT)
-            return SimulatedBackend(room, realtime=realtime)
+        return LiveRoom(scenario, driver_count=driver_count or SIMULATED_DRIVER_COUNT)
 
-        return simulated
-    return lambda: SoundDeviceBackend(device_id)
+    build_room = room or live_room
+    return lambda: SimulatedBackend(build_room(), realtime=realtime)
 
 
 BACKENDS: dict[str, type[Any]] = {
