@@ -3,8 +3,9 @@
 Contents
 --------
 ========================================  ====================================================
-:class:`~.denoiser.Denoiser`              streaming (``process_frame``) and whole-signal
-                                          (``process``) denoiser over the shipped ONNX model [1]_
+:class:`~.denoiser.Denoiser`              streaming (``process_frame``, ``process_block``) and
+                                          whole-signal (``process``) denoiser over the shipped
+                                          ONNX model [1]_
 :class:`~.denoiser.DenoiserSettings`      user settings: ``atten_lim_db``, ``postfilter``
 :func:`~.features.compute_frame_features` the only feature code (runtime and training dumper)
 :data:`~.features.FEATURE_LAYOUT`         frozen, versioned layout of the feature vector

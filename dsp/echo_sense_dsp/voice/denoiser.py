@@ -36,6 +36,7 @@ from .features import (
     SAMPLE_RATE,
     WINDOW_SIZE,
     FeatureState,
+    compute_block_features,
     compute_frame_features,
 )
 
@@ -45,6 +46,8 @@ DELAY_SAMPLES = (WINDOW_SIZE - FRAME_SIZE) + LOOKAHEAD_FRAMES * FRAME_SIZE  # 32
 ALGORITHMIC_LATENCY_MS = 1000.0 * (DELAY_SAMPLES + FRAME_SIZE) / SAMPLE_RATE  # 30 ms
 CONV_FRAMES = 3  # the network reads features of frames t-2, t-1, t
 SILENCE_MEAN_SQUARE = 1e-9  # -90 dBFS: windows below this skip the network (gains 0, state kept)
+MEAN_SQUARE_NORM = WINDOW_SIZE * WINDOW_SIZE / 2  # sum of a window's band energies / this = its mean square
+BLOCK_FRAMES = 500  # process(): frames per vectorised block (5 s; bounds the temporary arrays)
 POSTFILTER_BETA = 0.02  # PercepNet's envelope post-filter energy compensation
 
 
@@ -111,8 +114,9 @@ class Denoiser:
 
     Notes
     -----
-    Every array, GRU state included, is allocated here. ``process_frame`` allocates only what
-    numpy's FFTs return (two analysis spectra, one synthesis block) and nothing that grows.
+    The state (GRU state included) is allocated here. ``process_frame`` allocates only
+    per-frame temporaries and nothing that grows; ``process_block`` (and so ``process``)
+    trades temporaries the size of the block for vectorised work over its frames.
     """
 
     sample_rate = SAMPLE_RATE
@@ -142,10 +146,7 @@ class Denoiser:
         self._prev_energy = np.zeros((3, NB_BANDS), np.float32)  # Ex, Ep, Exp of frame t-1
         self._prev_mean_square = 0.0
         self._mixed = np.zeros(FREQ_SIZE, np.complex64)
-        self._bin_scratch = np.zeros((2, FREQ_SIZE), np.float32)
-        self._band_scratch = np.zeros((3, NB_BANDS), np.float32)
         self._gains = np.zeros(NB_BANDS, np.float32)
-        self._synthesis = np.zeros(WINDOW_SIZE, np.float32)
         self._overlap = np.zeros(WINDOW_SIZE - FRAME_SIZE, np.float32)
         self._gain_floor = np.float32(10.0 ** (-self.settings.atten_lim_db / 20.0))
         self._comb_scale = np.float32(self.settings.comb_strength_scale)
@@ -181,20 +182,84 @@ class Denoiser:
         features = self._features[0]
         features[:-1] = features[1:]
         compute_frame_features(st, in_frame.reshape(FRAME_SIZE), features[-1])
-        mean_square = float(st.band_energy_x.sum()) / (WINDOW_SIZE * WINDOW_SIZE / 2)
+        mean_square = float(st.band_energy_x.sum()) / MEAN_SQUARE_NORM
         if mean_square < SILENCE_MEAN_SQUARE and self._prev_mean_square < SILENCE_MEAN_SQUARE:
             self.frames_skipped += 1
             self._gains.fill(0.0)
             self._comb_strengths.fill(0.0)
         else:
             self.compute_network()
-            self._postprocess_gains()
+            self._postprocess_gains(self._gains, self._prev_energy[0])
         self._prev_mean_square = mean_square
-        self.pitch_mix()
-        self.frame_synthesis(out_frame.reshape(FRAME_SIZE))
+        pitch_mix(
+            self._prev_spectrum,
+            self._prev_pitch_spectrum,
+            self._prev_energy,
+            self._comb_strengths[0],
+            self._gains,
+            st.weights,
+            self._mixed,
+        )
+        frame_synthesis(self._mixed, st.window, self._overlap, out_frame.reshape(FRAME_SIZE))
         self._prev_spectrum[:] = st.spectrum
         self._prev_pitch_spectrum[:] = st.pitch_spectrum
         self._prev_energy[:] = st.band_energy_all
+
+    def process_block(self, in_block: NDArray[np.float32], out_block: NDArray[np.float32]) -> None:
+        """:meth:`process_frame` over every 10 ms frame of a block, vectorised over frames.
+
+        Same state, same output as calling :meth:`process_frame` frame by frame (up to float
+        rounding); only the pitch tracker and the network step frame by frame.
+
+        Parameters
+        ----------
+        in_block : ndarray, shape (frames * FRAME_SIZE,), float32, 16 kHz, full scale 1.0
+        out_block : ndarray, same shape, float32, overwritten; lags ``in_block`` by ``DELAY_SAMPLES``
+        """
+        if in_block.ndim != 1 or in_block.shape != out_block.shape or len(in_block) % FRAME_SIZE:
+            raise AudioFormatError(f"process_block takes a multiple of {FRAME_SIZE} mono samples, got {in_block.shape}")
+        frames = len(in_block) // FRAME_SIZE
+        if frames == 0:
+            return
+        st = self._state
+        lead = CONV_FRAMES - 1  # feature frames from before the block that the first steps read
+        features = np.zeros((frames + lead, FEATURE_LAYOUT.size), np.float32)
+        features[:lead] = self._features[0, 1:]
+        block = compute_block_features(st, in_block, features[lead:])
+        mean_square = block.band_energy[0].sum(axis=-1).astype(np.float64) / MEAN_SQUARE_NORM
+        prev_mean_square = np.concatenate(([self._prev_mean_square], mean_square[:-1]))
+        skip = (mean_square < SILENCE_MEAN_SQUARE) & (prev_mean_square < SILENCE_MEAN_SQUARE)
+        gains = np.zeros((frames, NB_BANDS), np.float32)
+        strengths = np.zeros((frames, NB_BANDS), np.float32)
+        for t in np.flatnonzero(~skip):
+            self._features[0] = features[t : t + CONV_FRAMES]
+            self.compute_network()
+            gains[t] = self._gains
+            strengths[t] = self._comb_strengths[0]
+        self._features[0] = features[-CONV_FRAMES:]
+        self.frames_skipped += int(skip.sum())
+        # the output of hop t is frame t-1's spectrum
+        prev_energy = np.concatenate((self._prev_energy[:, None], block.band_energy[:, :-1]), axis=1)
+        run = np.flatnonzero(~skip)
+        if len(run):
+            active = gains[run]
+            self._postprocess_gains(active, prev_energy[0, run])
+            gains[run] = active
+        mixed = np.zeros((frames, FREQ_SIZE), np.complex64)
+        pitch_mix(
+            np.concatenate((self._prev_spectrum[None], block.spectrum[:-1])),
+            np.concatenate((self._prev_pitch_spectrum[None], block.pitch_spectrum[:-1])),
+            prev_energy,
+            strengths,
+            gains,
+            st.weights,
+            mixed,
+        )
+        frame_synthesis(mixed, st.window, self._overlap, out_block.reshape(frames, FRAME_SIZE))
+        self._prev_mean_square = float(mean_square[-1])
+        self._prev_spectrum[:] = block.spectrum[-1]
+        self._prev_pitch_spectrum[:] = block.pitch_spectrum[-1]
+        self._prev_energy[:] = block.band_energy[:, -1]
 
     def compute_network(self) -> None:
         """Run the ONNX graph on the last three feature frames; carries the GRU state."""
@@ -203,51 +268,16 @@ class Denoiser:
         np.copyto(self._gains, self._band_gains[0])
         self._comb_strengths *= self._comb_scale
 
-    def _postprocess_gains(self) -> None:
-        g = self._gains
+    def _postprocess_gains(self, gains: NDArray[np.float32], band_energy_x: NDArray[np.float32]) -> None:
+        """Post-filter and attenuation limit, in place; ``gains`` (..., NB_BANDS) of frames with ``Ex``."""
         if self.settings.postfilter:
-            envelope_postfilter(g, self._prev_energy[0], self._band_scratch)
-        np.maximum(g, self._gain_floor, out=g)
-
-    def pitch_mix(self) -> None:
-        """Per band, ``(1 - r) X + r P sqrt(Ex/Ep)``, renormalised to ``Ex`` and times the gain."""
-        weights = self._state.weights
-        ex, ep, _ = self._prev_energy
-        band = self._band_scratch
-        r = self._comb_strengths[0]
-        # bin-wise strength and P scaling (triangular interpolation of the band values)
-        np.add(ep, 1e-20, out=band[0])
-        np.divide(ex, band[0], out=band[0])
-        np.sqrt(band[0], out=band[0])
-        np.multiply(band[0], r, out=band[0])  # r sqrt(Ex/Ep)
-        np.matmul(band[0], weights, out=self._bin_scratch[0])
-        np.subtract(1.0, r, out=band[1])
-        np.matmul(band[1], weights, out=self._bin_scratch[1])
-        mixed = self._mixed
-        np.multiply(self._prev_spectrum, self._bin_scratch[1], out=mixed)
-        mixed += self._prev_pitch_spectrum * self._bin_scratch[0]
-        # renormalise each band to the noisy energy, then apply the gain
-        power = self._bin_scratch[0]
-        np.multiply(mixed.real, mixed.real, out=power)
-        power += mixed.imag * mixed.imag
-        np.matmul(weights, power, out=band[2])
-        band[2] += 1e-20
-        np.divide(ex, band[2], out=band[2])
-        np.sqrt(band[2], out=band[2])
-        band[2] *= self._gains
-        np.matmul(band[2], weights, out=self._bin_scratch[1])
-        mixed *= self._bin_scratch[1]
-
-    def frame_synthesis(self, out: NDArray[np.float32]) -> None:
-        """Inverse FFT, synthesis window, overlap-add; writes the finished FRAME_SIZE samples."""
-        block = np.fft.irfft(self._mixed, WINDOW_SIZE)  # allocates one WINDOW_SIZE float64 array
-        syn = self._synthesis
-        np.multiply(block, self._state.window, out=syn)
-        np.add(self._overlap[:FRAME_SIZE], syn[:FRAME_SIZE], out=out)
-        self._overlap[:] = syn[FRAME_SIZE:]
+            envelope_postfilter(gains, band_energy_x)
+        np.maximum(gains, self._gain_floor, out=gains)
 
     def process(self, samples: NDArray[np.floating], sample_rate: int = SAMPLE_RATE) -> NDArray[np.float32]:
         """Denoise a whole mono signal at any rate; the result is aligned with the input.
+
+        Runs :meth:`process_block` on blocks of ``BLOCK_FRAMES`` frames from a reset state.
 
         Parameters
         ----------
@@ -281,9 +311,9 @@ class Denoiser:
         padded[:n] = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
         out = np.zeros_like(padded)
         self.reset()
-        for t in range(len(padded) // FRAME_SIZE):
-            frame = slice(t * FRAME_SIZE, (t + 1) * FRAME_SIZE)
-            self.process_frame(padded[frame], out[frame])
+        step = BLOCK_FRAMES * FRAME_SIZE
+        for start in range(0, len(padded), step):
+            self.process_block(padded[start : start + step], out[start : start + step])
         y = out[DELAY_SAMPLES : DELAY_SAMPLES + n]
         if sample_rate != SAMPLE_RATE:
             y = resample(y, SAMPLE_RATE, sample_rate)
@@ -291,24 +321,74 @@ class Denoiser:
         return np.asarray(y, dtype=np.float32).reshape(shape)
 
 
-def envelope_postfilter(
-    gains: NDArray[np.float32], band_energy_x: NDArray[np.float32], scratch: NDArray[np.float32]
-) -> None:
+def envelope_postfilter(gains: NDArray[np.float32], band_energy_x: NDArray[np.float32]) -> None:
     """PercepNet's envelope post-filter, in place: ``g' = g sin(pi g / 2)``, energy-compensated.
 
     Bands with a small gain (still noisy) are attenuated further; the result is scaled by
     ``sqrt((1 + beta) E0 / (E0 + beta E1))`` with ``E0 = sum g^2 Ex`` and ``E1 = sum g'^2 Ex``
     (``beta`` = ``POSTFILTER_BETA``), then capped at 1.
+
+    Parameters
+    ----------
+    gains : ndarray, shape (..., NB_BANDS), float32, overwritten
+    band_energy_x : ndarray, same shape, float32: ``Ex`` of the same frames
     """
-    warped = scratch[0]
-    np.multiply(gains, np.pi / 2, out=warped)
-    np.sin(warped, out=warped)
-    warped *= gains
-    e0 = float(np.dot(gains * gains, band_energy_x)) + 1e-20
-    e1 = float(np.dot(warped * warped, band_energy_x)) + 1e-20
-    scale = np.sqrt((1.0 + POSTFILTER_BETA) * e0 / (e0 + POSTFILTER_BETA * e1))
-    np.multiply(warped, scale, out=gains)
-    np.minimum(gains, 1.0, out=gains)
+    warped = gains * np.sin(gains * np.float32(np.pi / 2))
+    e0 = np.sum(gains * gains * band_energy_x, axis=-1, keepdims=True) + np.float32(1e-20)
+    e1 = np.sum(warped * warped * band_energy_x, axis=-1, keepdims=True) + np.float32(1e-20)
+    warped *= np.sqrt((1.0 + POSTFILTER_BETA) * e0 / (e0 + POSTFILTER_BETA * e1))
+    np.minimum(warped, 1.0, out=gains)
+
+
+def pitch_mix(
+    spectrum: NDArray[np.complex64],
+    pitch_spectrum: NDArray[np.complex64],
+    band_energy: NDArray[np.float32],
+    strengths: NDArray[np.float32],
+    gains: NDArray[np.float32],
+    weights: NDArray[np.float32],
+    out: NDArray[np.complex64],
+) -> None:
+    """Per band, ``(1 - r) X + r P sqrt(Ex/Ep)``, renormalised to ``Ex`` and times the gain.
+
+    Band values reach the bins by the triangular band weights (interpolation).
+
+    Parameters
+    ----------
+    spectrum, pitch_spectrum : ndarray, shape (..., FREQ_SIZE), complex64: ``X`` and ``P``
+    band_energy : ndarray, shape (3, ..., NB_BANDS), float32: ``Ex``, ``Ep``, ``Exp`` of the same frames
+    strengths, gains : ndarray, shape (..., NB_BANDS), float32: ``r`` and ``g``
+    weights : ndarray, shape (NB_BANDS, FREQ_SIZE), float32 (:func:`band_weights`)
+    out : ndarray, shape (..., FREQ_SIZE), complex64, overwritten
+    """
+    ex, ep = band_energy[0], band_energy[1]
+    p_scale = strengths * np.sqrt(ex / (ep + np.float32(1e-20)))
+    np.multiply(spectrum, (1.0 - strengths) @ weights, out=out)
+    out += pitch_spectrum * (p_scale @ weights)
+    power = out.real * out.real + out.imag * out.imag
+    norm = np.sqrt(ex / (power @ weights.T + np.float32(1e-20))) * gains
+    out *= norm @ weights
+
+
+def frame_synthesis(
+    spectrum: NDArray[np.complex64], window: NDArray[np.float32], overlap: NDArray[np.float32], out: NDArray[np.float32]
+) -> None:
+    """Inverse FFT, synthesis window, overlap-add; writes the finished FRAME_SIZE samples per frame.
+
+    Parameters
+    ----------
+    spectrum : ndarray, shape (FREQ_SIZE,) or (frames, FREQ_SIZE), complex64
+    window : ndarray, shape (WINDOW_SIZE,), float32
+    overlap : ndarray, shape (WINDOW_SIZE - FRAME_SIZE,), float32: the previous block's tail, updated
+    out : ndarray, shape (FRAME_SIZE,) or (frames, FRAME_SIZE), float32, overwritten
+    """
+    synthesis = np.fft.irfft(spectrum, WINDOW_SIZE) * window
+    if synthesis.ndim == 1:
+        np.add(overlap, synthesis[:FRAME_SIZE], out=out)
+    else:
+        np.add(synthesis[:, :FRAME_SIZE], np.concatenate((overlap[None], synthesis[:-1, FRAME_SIZE:])), out=out)
+    tail = synthesis[..., FRAME_SIZE:]
+    overlap[:] = tail if tail.ndim == 1 else tail[-1]
 
 
 __all__ = [
@@ -319,5 +399,7 @@ __all__ = [
     "DenoiserSettings",
     "default_model_path",
     "envelope_postfilter",
+    "frame_synthesis",
     "load_sidecar",
+    "pitch_mix",
 ]

@@ -1,9 +1,10 @@
 """Denoising a stream of 16-bit PCM chunks of any size (the Assist pipeline's audio).
 
-:class:`PcmStreamDenoiser` cuts the chunks into the denoiser's 10 ms frames, keeps the
-remainder for the next chunk, and compensates the denoiser's delay: the output starts with
-the first input sample, and :meth:`PcmStreamDenoiser.flush` returns the delayed tail, so
-the whole output has exactly as many samples as the whole input.
+:class:`PcmStreamDenoiser` runs the denoiser on each chunk's whole 10 ms frames at once
+(:meth:`Denoiser.process_block`), keeps the remainder for the next chunk, and compensates
+the denoiser's delay: the output starts with the first input sample, and
+:meth:`PcmStreamDenoiser.flush` returns the delayed tail, so the whole output has exactly as
+many samples as the whole input.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ class PcmStreamDenoiser:
         self._pending = np.zeros(0, np.float32)  # input samples not yet a whole frame
         self._odd_byte = b""
         self._to_skip = self.denoiser.delay_samples  # leading output samples that only hold the delay
-        self._in_frame = np.zeros(FRAME_SIZE, np.float32)
-        self._out_frame = np.zeros(FRAME_SIZE, np.float32)
         self.samples_in = 0
         self.samples_out = 0
 
@@ -63,20 +62,16 @@ class PcmStreamDenoiser:
 
     def _run(self, samples: NDArray[np.float32], limit: int | None = None) -> bytes:
         frames = len(samples) // FRAME_SIZE
-        pieces: list[NDArray[np.float32]] = []
-        for i in range(frames):
-            self._in_frame[:] = samples[i * FRAME_SIZE : (i + 1) * FRAME_SIZE]
-            self.denoiser.process_frame(self._in_frame, self._out_frame)
-            out = self._out_frame
-            if self._to_skip:
-                skip = min(self._to_skip, FRAME_SIZE)
-                self._to_skip -= skip
-                out = out[skip:]
-            pieces.append(out.copy())
+        block = np.ascontiguousarray(samples[: frames * FRAME_SIZE])
+        result = np.zeros_like(block)
+        self.denoiser.process_block(block, result)
+        if self._to_skip:
+            skip = min(self._to_skip, len(result))
+            self._to_skip -= skip
+            result = result[skip:]
         self._pending = samples[frames * FRAME_SIZE :].copy()
-        if not pieces:
+        if not len(result):
             return b""
-        result = np.concatenate(pieces)
         if limit is not None:
             result = result[:limit]
         self.samples_out += len(result)

@@ -122,6 +122,27 @@ def test_streaming_equals_whole_signal_processing(rng: np.random.Generator) -> N
     np.testing.assert_allclose(whole, out[DELAY_SAMPLES : DELAY_SAMPLES + len(x)], atol=STREAM_TOL)
 
 
+def test_blocks_of_any_frame_count_equal_frame_by_frame_processing(rng: np.random.Generator) -> None:
+    x = (harmonic_tone(180.0, 1.0) + 0.02 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)
+    x[4000:9000] = 0.0  # silent frames skip the network inside a block too
+    frames = len(x) // FRAME_SIZE
+    by_frame = Denoiser()
+    expected = np.zeros(frames * FRAME_SIZE, np.float32)
+    for t in range(frames):
+        frame = slice(t * FRAME_SIZE, (t + 1) * FRAME_SIZE)
+        by_frame.process_frame(x[frame], expected[frame])
+    by_block = Denoiser()
+    out = np.zeros_like(expected)
+    start = 0
+    for size in (1, 2, 7, 33, 0, 3, 50, 1000):
+        block = slice(start * FRAME_SIZE, min(start + size, frames) * FRAME_SIZE)
+        by_block.process_block(x[block], out[block])
+        start = min(start + size, frames)
+    assert start == frames
+    np.testing.assert_allclose(out, expected, atol=STREAM_TOL)
+    assert by_block.frames_skipped == by_frame.frames_skipped > 0
+
+
 def test_shipped_onnx_model_reproduces_the_golden_pair() -> None:
     golden = np.load(GOLDEN)
     sidecar = json.loads(default_model_path().with_suffix(".json").read_text())
