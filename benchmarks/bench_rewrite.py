@@ -211,7 +211,7 @@ def run_echo(
     if decision.response_text is not None:
         return TurnRun([], elapsed, cpu)
     if not decision.changed:
-        answers = [agent.recognize(decision.original, context)]
+        answers = [_forward_unchanged(rewriter, agent, decision, context)]
     else:
         answers = []
         for i, command in enumerate(decision.commands):
@@ -230,6 +230,16 @@ def run_echo(
     elapsed += time.perf_counter() - t2
     cpu += time.thread_time() - c2
     return TurnRun(answers, elapsed, cpu)
+
+
+def _forward_unchanged(rewriter: Rewriter, agent: Any, decision: Any, context: HomeContext) -> AgentAnswer:
+    """An unchanged utterance: an agent that can recognise without acting is checked first (fuzzy guard)."""
+    recognize_intent = getattr(agent, "recognize_intent", None)
+    if recognize_intent is not None:
+        verdict = rewriter.verify_unchanged(decision, recognize_intent(decision.original, context), context)
+        if not verdict.accepted:
+            return AgentAnswer(AgentResult(False, error_code="no_intent_match"), {})
+    return agent.recognize(decision.original, context)
 
 
 def replay_history(rewriter: Rewriter, agent: HassilAgent, home: Mapping[str, Any]) -> None:

@@ -12,8 +12,9 @@ their integrations would, and each satellite takes timers, as a voice satellite 
 A turn's answer is what the agent's response reports: the intent, the entities acted on
 (``success_results``) or asked about (``matched_states``), and slot values. The echo_sense column
 uses the same scoring, rewriter, verification and fallback as ``bench_rewrite.py``
-(recognise-then-verify is replaced by process-then-verify, as for an agent that cannot only
-recognise). Before each call the turn's states are written into Home Assistant.
+(a rewrite is verified on the processed answer; an utterance forwarded unchanged is first only
+recognised, as the integration does, so a fuzzy guess the guard rejects never acts). Before
+each call the turn's states are written into Home Assistant.
 
 Usage: ``python benchmarks/bench_rewrite_ha.py [--homes DIR] [--encoders lexical]``
 """
@@ -35,6 +36,8 @@ from typing import Any
 
 import numpy as np
 from homeassistant.components import climate, conversation, cover, fan, light, media_player
+from homeassistant.components.conversation.agent_manager import async_get_agent
+from homeassistant.components.conversation.default_agent import DefaultAgent
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.components.intent import async_register_timer_handler
 from homeassistant.const import ATTR_FRIENDLY_NAME
@@ -46,7 +49,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from custom_components.echo_sense.conversation import agent_result_from_response
+from custom_components.echo_sense.conversation import agent_result_from_recognition, agent_result_from_response
 from echo_sense_dsp.intent import ENCODERS, HomeContext
 
 _SPEC = importlib.util.spec_from_file_location("bench_rewrite", Path(__file__).with_name("bench_rewrite.py"))
@@ -97,6 +100,24 @@ class HomeAssistantAgent:
         if response.intent is not None:
             slots = {k: v.get("value") if isinstance(v, dict) else v for k, v in response.intent.slots.items()}
         return bench.AgentAnswer(agent_result_from_response(response), slots)
+
+    def recognize_intent(self, text: str, context: HomeContext) -> Any:
+        """Recognise ``text`` without acting, as the integration does before it forwards."""
+        return asyncio.run_coroutine_threadsafe(self._async_recognize(text, context), self.hass.loop).result()
+
+    async def _async_recognize(self, text: str, context: HomeContext) -> Any:
+        agent = async_get_agent(self.hass, conversation.HOME_ASSISTANT_AGENT)
+        assert isinstance(agent, DefaultAgent)
+        user_input = conversation.ConversationInput(
+            text=text,
+            context=Context(),
+            conversation_id=None,
+            device_id=self.satellites.get(context.device_area_id or ""),
+            satellite_id=None,
+            language="en",
+            agent_id=conversation.HOME_ASSISTANT_AGENT,
+        )
+        return agent_result_from_recognition(self.hass, await agent.async_recognize_intent(user_input))
 
 
 async def async_build_home(hass: HomeAssistant, home: Mapping[str, Any]) -> dict[str, str]:

@@ -462,6 +462,53 @@ async def test_rewrite_the_agent_would_match_otherwise_is_rejected(home: Home, r
     assert "HassGetCurrentTime" in verdict.reason
 
 
+async def _recognize(home: Home, text: str, area: str) -> Any:
+    agent = conversation.async_get_agent(home.hass, conversation.HOME_ASSISTANT_AGENT)
+    assert agent is not None
+    user_input = conversation.ConversationInput(
+        text=text,
+        context=Context(),
+        conversation_id=None,
+        device_id=home.satellites[area],
+        satellite_id=None,
+        language="en",
+        agent_id=conversation.HOME_ASSISTANT_AGENT,
+    )
+    return agent_result_from_recognition(home.hass, await agent.async_recognize_intent(user_input))  # type: ignore[union-attr]
+
+
+async def test_fuzzy_guess_for_a_device_the_home_lacks_does_not_act(
+    home: Home, rewriter_entry: MockConfigEntry
+) -> None:
+    """No garage here: the built-in agent's fuzzy matcher would turn off the kitchen light instead."""
+    guess = await _recognize(home, "turn off the garage light", "Kitchen")
+    assert guess.fuzzy
+    assert guess.intent_type == "HassTurnOff"
+    await home.set_power("kitchen_light", True)
+    response = await home.say("turn off the garage light", area="Kitchen")
+    assert response.response_type is intent.IntentResponseType.ERROR
+    assert response.error_code is intent.IntentResponseErrorCode.NO_VALID_TARGETS
+    assert home.state("light.kitchen_light") == "on"
+    runtime = loaded_runtimes(home.hass)[rewriter_entry.entry_id]
+    assert runtime.fuzzy_guesses_rejected == 1
+    assert runtime.diagnostics()["fuzzy_guesses_rejected"] == 1
+
+
+async def test_follow_up_without_a_conversation_is_not_answered_with_a_fuzzy_timer_status(
+    home: Home, rewriter_entry: MockConfigEntry
+) -> None:
+    guess = await _recognize(home, "and the kitchen too", "Living Room")
+    assert guess.fuzzy
+    response = await home.say("and the kitchen too", conversation_id="fresh")
+    assert response.response_type is intent.IntentResponseType.ERROR
+    assert response.error_code is intent.IntentResponseErrorCode.NO_INTENT_MATCH
+    # A template match is never second-guessed.
+    direct = await home.say("what time is it", agent_id=conversation.HOME_ASSISTANT_AGENT)
+    via_echo = await home.say("what time is it")
+    assert via_echo.intent is not None and direct.intent is not None
+    assert via_echo.intent.intent_type == direct.intent.intent_type == "HassGetCurrentTime"
+
+
 async def test_rewrite_that_cannot_work_falls_back_to_the_original(home: Home, rewriter_entry: MockConfigEntry) -> None:
     runtime = loaded_runtimes(home.hass)[rewriter_entry.entry_id]
     runtime.rewriter.teach("lights please", ["turn on the garage door"])

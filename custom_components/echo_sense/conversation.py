@@ -12,7 +12,10 @@ Put "echo_sense" as the conversation agent of an Assist pipeline. For every utte
    first only *recognised*, and the matched intent and targets must be the ones the resolution
    expected (2026.x's fuzzy matcher can answer "what is the temperature" with the current time,
    as a success). A rejected rewrite falls back to the original utterance, so a working command
-   never gets worse,
+   never gets worse. An utterance forwarded as it is is recognised first too: a *fuzzy* guess of
+   the built-in agent that the words cannot mean (a timer status for "and the kitchen too", an
+   action on the kitchen light for "turn off the garage light" in a home without a garage) is
+   answered with the built-in agent's own "no match" / "no such device" error instead of acted on,
 4. logs the outcome (success, error, no match, quick repeat) into the bounded interaction log
    kept in Home Assistant's Store (:mod:`.rewriter_store`), and for a failed turn finds the first
    failing stage; where the user can fix it (an unexposed entity, a missing alias) it raises a
@@ -34,7 +37,7 @@ from typing import Any, Literal
 
 from homeassistant.components import conversation
 from homeassistant.components.conversation.agent_manager import async_get_agent
-from homeassistant.components.conversation.default_agent import DefaultAgent
+from homeassistant.components.conversation.default_agent import METADATA_FUZZY_MATCH, DefaultAgent
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import MATCH_ALL
@@ -87,6 +90,8 @@ REWRITERS: HassKey[dict[str, RewriterRuntime]] = HassKey(f"{DOMAIN}_rewriters")
 
 NOTHING_HEARD_SPEECH = "Sorry, I didn't catch a command."
 AGENT_FAILED_SPEECH = "Sorry, that went wrong."
+NOT_UNDERSTOOD_SPEECH = "Sorry, I couldn't understand that"
+NO_SUCH_DEVICE_SPEECH = "Sorry, I am not aware of a device like that here"
 
 _ISSUE_ID_CHARS = re.compile(r"[^a-z0-9_]+")
 
@@ -225,15 +230,16 @@ def agent_result_from_recognition(hass: HomeAssistant, result: Any) -> AgentResu
     if result is None:
         return AgentResult(False, error_code=intent.IntentResponseErrorCode.NO_INTENT_MATCH.value)
     intent_type = str(result.intent.name)
+    fuzzy = bool((result.intent_metadata or {}).get(METADATA_FUZZY_MATCH))
     if result.unmatched_entities:
-        return AgentResult(False, intent_type, (), intent.IntentResponseErrorCode.NO_VALID_TARGETS.value)
+        return AgentResult(False, intent_type, (), intent.IntentResponseErrorCode.NO_VALID_TARGETS.value, fuzzy=fuzzy)
     slots = {key: ent.value for key, ent in result.entities.items()}
     name = str(slots["name"]) if "name" in slots and slots["name"] != "all" else None
     area = str(slots["area"]) if "area" in slots else None
     domains = set(cv.ensure_list(slots["domain"])) if "domain" in slots else None
     device_classes = set(cv.ensure_list(slots["device_class"])) if "device_class" in slots else None
     if name is None and area is None and not domains and not device_classes:
-        return AgentResult(True, intent_type)
+        return AgentResult(True, intent_type, fuzzy=fuzzy)
     states = intent.async_match_states(
         hass,
         name=name,
@@ -242,7 +248,7 @@ def agent_result_from_recognition(hass: HomeAssistant, result: Any) -> AgentResu
         device_classes=device_classes,
         assistant=conversation.DOMAIN,
     )
-    return AgentResult(True, intent_type, tuple(s.entity_id for s in states))
+    return AgentResult(True, intent_type, tuple(s.entity_id for s in states), fuzzy=fuzzy)
 
 
 def _speech(response: intent.IntentResponse) -> str:
@@ -269,6 +275,7 @@ class RewriterRuntime:
         self.turns = 0
         self.rewrites_forwarded = 0
         self.rewrites_rejected = 0
+        self.fuzzy_guesses_rejected = 0
         self.repair_issue_ids: set[str] = set()
         self._last_turn: dict[str, tuple[RewriteDecision, Outcome]] = {}
 
@@ -340,9 +347,42 @@ class RewriterRuntime:
             self.rewrites_rejected += 1
             decision = dataclasses.replace(decision, commands=(), rule=f"{decision.rule}_rejected")
 
+        guarded = await self._async_guard_unchanged(user_input, decision, context, conversation_id)
+        if guarded is not None:
+            return guarded
         result = await self._async_forward(user_input, user_input.text, conversation_id)
         self._record(decision, result.response, [agent_result_from_response(result.response)], context)
         return result
+
+    async def _async_guard_unchanged(
+        self,
+        user_input: conversation.ConversationInput,
+        decision: RewriteDecision,
+        context: HomeContext,
+        conversation_id: str,
+    ) -> conversation.ConversationResult | None:
+        """Answer "no match" instead of a fuzzy guess the rewriter rejects; None to forward."""
+        agent = async_get_agent(self.hass, self.forward_agent_id)
+        if not isinstance(agent, DefaultAgent):
+            return None
+        recognized = agent_result_from_recognition(
+            self.hass,
+            await agent.async_recognize_intent(
+                dataclasses.replace(user_input, agent_id=conversation.HOME_ASSISTANT_AGENT)
+            ),
+        )
+        verdict = self.rewriter.verify_unchanged(decision, recognized, context)
+        if verdict.accepted:
+            return None
+        _LOGGER.debug("Built-in agent's guess for %r not forwarded: %s", decision.original, verdict.reason)
+        self.fuzzy_guesses_rejected += 1
+        response = intent.IntentResponse(language=user_input.language)
+        if recognized.intent_type in ACTION_INTENTS:
+            response.async_set_error(intent.IntentResponseErrorCode.NO_VALID_TARGETS, NO_SUCH_DEVICE_SPEECH)
+        else:
+            response.async_set_error(intent.IntentResponseErrorCode.NO_INTENT_MATCH, NOT_UNDERSTOOD_SPEECH)
+        self._record(decision, response, [agent_result_from_response(response)], context)
+        return conversation.ConversationResult(response, conversation_id)
 
     async def _async_forward(
         self, user_input: conversation.ConversationInput, text: str, conversation_id: str
@@ -513,6 +553,7 @@ class RewriterRuntime:
             "turns_since_start": self.turns,
             "rewrites_forwarded": self.rewrites_forwarded,
             "rewrites_rejected": self.rewrites_rejected,
+            "fuzzy_guesses_rejected": self.fuzzy_guesses_rejected,
             "outcomes": outcomes,
             "rules": rules,
             "failures": summarise_failures(self.failures),

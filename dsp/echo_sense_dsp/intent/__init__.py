@@ -24,6 +24,9 @@ store         :class:`RewriteStore` (``to_dict``/``from_dict``, schema-versioned
               :class:`FileRewriteStore` (atomic JSON file, corrupt-file recovery).
 failure       :func:`isolate_failure_point` — first failing Assist pipeline stage and a repair
               suggestion; :func:`summarise_failures` for diagnostics.
+guard         :func:`fuzzy_match_problem` — checks a *fuzzy* guess of the built-in agent for an
+              utterance forwarded unchanged (a targetless intent its words never asked for, an
+              action when the utterance names a device or place the home lacks).
 rewriter      :class:`Rewriter` — ``rewrite`` / ``verify`` / ``record_outcome`` and the
               teach / list / forget / purge services, personal and household layers.
 

@@ -44,8 +44,31 @@ GET_STATE = "HassGetState"
 CLIMATE_GET_TEMPERATURE = "HassClimateGetTemperature"
 CLIMATE_SET_TEMPERATURE = "HassClimateSetTemperature"
 LIGHT_SET = "HassLightSet"
+SET_VOLUME = "HassSetVolume"
 
-ACTION_INTENTS = frozenset({TURN_ON, TURN_OFF, CLIMATE_SET_TEMPERATURE, LIGHT_SET})
+ACTION_INTENTS = frozenset(
+    {
+        TURN_ON,
+        TURN_OFF,
+        CLIMATE_SET_TEMPERATURE,
+        LIGHT_SET,
+        SET_VOLUME,
+        "HassSetVolumeRelative",
+        "HassFanSetSpeed",
+        "HassSetPosition",
+        "HassToggle",
+        "HassMediaPause",
+        "HassMediaUnpause",
+        "HassMediaNext",
+        "HassMediaPrevious",
+        "HassMediaPlayerMute",
+        "HassMediaPlayerUnmute",
+        "HassVacuumStart",
+        "HassVacuumReturnToBase",
+        "HassLawnMowerStartMowing",
+        "HassLawnMowerDock",
+    }
+)
 """Intents that change the home (a wrong target here is the worst failure)."""
 
 NAME_MATCH_MIN_SIMILARITY = 0.62
@@ -129,6 +152,8 @@ _ON_OFF = (
     re.compile(r"^(?P<verb>fire up|start up|power up)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<obj>[\w' -]+?)\s+(?P<dir>on|off|out)$"),
 )
+ON_OFF_PATTERNS = _ON_OFF
+"""On/off command forms; group ``obj`` is the target phrase."""
 _EVERYWHERE = re.compile(r"\b(?:all|every|everything|everywhere|whole house|entire house)\b")
 _QUESTION = re.compile(
     r"^(?:is|are|was|were|what|what's|whats|how|why|when|where|which|who|do|does|did|can|could|should)\b"
@@ -681,6 +706,8 @@ __all__ = [
     "DOMAIN_WORDS",
     "GET_STATE",
     "LIGHT_SET",
+    "ON_OFF_PATTERNS",
+    "SET_VOLUME",
     "TURN_OFF",
     "TURN_ON",
     "Command",

@@ -32,9 +32,11 @@ from typing import Any
 
 from ..errors import ConfigError
 from .context import HomeContext
+from .guard import fuzzy_match_problem
 from .log import REPHRASE_WINDOW_S, InteractionRecord, Outcome, mine_rephrases
 from .markov import RephraseSequence, best_rewrites, build_rephrase_chain
 from .resolvers import (
+    ACTION_INTENTS,
     CLIMATE_GET_TEMPERATURE,
     GET_STATE,
     TURN_OFF,
@@ -217,6 +219,8 @@ class AgentResult:
         Area slot of the match, if any.
     domain : str or None
         Domain slot of the match, if any.
+    fuzzy : bool
+        The agent's fuzzy matcher guessed it (no sentence template matched).
     """
 
     success: bool
@@ -225,6 +229,7 @@ class AgentResult:
     error_code: str | None = None
     area_id: str | None = None
     domain: str | None = None
+    fuzzy: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "AgentResult":
@@ -236,6 +241,7 @@ class AgentResult:
             error_code=data.get("error_code"),
             area_id=data.get("area_id"),
             domain=data.get("domain"),
+            fuzzy=bool(data.get("fuzzy")),
         )
 
 
@@ -540,6 +546,31 @@ class Rewriter:
             if unexpected:
                 return Verdict(False, f"unexpected targets {sorted(unexpected)}")
         return Verdict(True, "matches expectation")
+
+    def verify_unchanged(self, decision: RewriteDecision, result: AgentResult, context: HomeContext) -> Verdict:
+        """Check the agent's match for an utterance forwarded as it is (before it acts).
+
+        Template matches are accepted. A *fuzzy* guess is rejected when it is a targetless intent
+        the words never asked for, or an action on a device when the utterance names a place or
+        device the home does not have (see :mod:`.guard`); the caller answers "no match" instead.
+
+        Parameters
+        ----------
+        decision : RewriteDecision
+            An unchanged decision from :meth:`rewrite`.
+        result : AgentResult
+            The agent's recognition of ``decision.original``.
+        context : HomeContext
+            The context the decision was made in.
+        """
+        if decision.changed:
+            raise ConfigError("verify_unchanged is for unchanged decisions; use verify for rewrites")
+        if not result.success or not result.fuzzy:
+            return Verdict(True, "template match" if result.success else "agent error")
+        problem = fuzzy_match_problem(
+            decision.normalized, result.intent_type, result.intent_type in ACTION_INTENTS, context
+        )
+        return Verdict(False, problem) if problem is not None else Verdict(True, "credible fuzzy match")
 
     # ------------------------------------------------------------------ learning
     def record_outcome(self, decision: RewriteDecision, outcome: Outcome, results: Sequence[AgentResult] = ()) -> None:
