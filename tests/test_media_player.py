@@ -31,10 +31,10 @@ from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import CONF_SOUND_MODE, DOMAIN
 from custom_components.echo_sense.hub import EchoSenseHub
 from custom_components.echo_sense.media_player import default_layout, layout_choices, speaker_layout
-from custom_components.echo_sense.playback import LEAD_S
 from custom_components.echo_sense.presence import PresencePipeline
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.audio.buses import DEFAULT_DUCK_DB
+from echo_sense_dsp.audio.playback import LEAD_S
 from echo_sense_dsp.room import LiveRoom
 from echo_sense_dsp.wavio import write_wav
 

@@ -11,9 +11,10 @@ of a run until ``stt-end``, ``stt-vad-end``, an error or ``run-end``. The thread
 when the run ends and when the entity is removed, so nothing outlives the entry.
 
 Responses: the ``tts-end`` event's media id is fetched from the TTS manager, decoded by
-:mod:`.playback` (PyAV, 48 kHz) and played by a :class:`~.playback.BusPlayer` of its own on
-the engine's announcement bus, which ducks the music. Announcements
-(``assist_satellite.announce``) play the same way, the pre-announcement chime first.
+:mod:`echo_sense_dsp.audio.playback` (PyAV, 48 kHz) and played by a
+:class:`~echo_sense_dsp.audio.playback.BusPlayer` of its own on the engine's announcement bus,
+which ducks the music. Announcements (``assist_satellite.announce``) play the same way, the
+pre-announcement chime first.
 
 How a conversation starts. No wake-word engine runs on the hub, so the satellite starts
 at the speech-to-text stage: the ``echo_sense.start_listening`` action (a dashboard button or
@@ -58,6 +59,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from echo_sense_dsp.audio import AudioEngine, Subscription
+from echo_sense_dsp.audio.playback import BusPlayer, PlayerState, Source, open_track
 from echo_sense_dsp.errors import EchoSenseError
 from echo_sense_dsp.voice import Denoiser, DenoiserSettings
 from echo_sense_dsp.voice.stream import PCM16_SCALE, PcmStreamDenoiser
@@ -65,7 +67,6 @@ from echo_sense_dsp.voice.stream import PCM16_SCALE, PcmStreamDenoiser
 from .const import CONF_SUPPRESSION_DB, DEFAULT_SUPPRESSION_DB, DOMAIN
 from .entity import EchoSenseEntity
 from .hub import EchoSenseConfigEntry, EchoSenseHub
-from .playback import BusPlayer, PlayerState, Source, open_track
 
 _LOGGER = logging.getLogger(__name__)
 

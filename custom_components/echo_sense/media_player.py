@@ -2,7 +2,7 @@
 
 Media comes from media-source items (local files are read from disk; TTS audio is fetched
 from the TTS manager, so ``tts.speak`` needs no HTTP round trip) or http(s) URLs, and is
-decoded with PyAV by :mod:`.playback` on a worker thread.
+decoded with PyAV by :mod:`echo_sense_dsp.audio.playback` on a worker thread.
 
 Rendering: the layout is ``entry.options["layout"]`` (a preset name of
 ``echo_sense_dsp.spatial.LAYOUTS`` or a layout dict), by default the preset whose driver count
@@ -42,13 +42,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.util import dt as dt_util
 
+from echo_sense_dsp.audio.playback import BLOCK_FRAMES, BusPlayer, PlayerState, Source, open_track
 from echo_sense_dsp.errors import EchoSenseError
 from echo_sense_dsp.spatial import LAYOUTS, MODES, DeviceLayout, SpatialRenderer, load_layout
 
 from .const import CONF_LAYOUT, CONF_SOUND_MODE, DEFAULT_SOUND_MODE, DOMAIN
 from .entity import EchoSenseEntity
 from .hub import EchoSenseConfigEntry, EchoSenseHub
-from .playback import BLOCK_FRAMES, BusPlayer, PlayerState, Source, open_track
 
 _LOGGER = logging.getLogger(__name__)
 

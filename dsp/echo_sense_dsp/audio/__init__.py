@@ -12,6 +12,8 @@ backends   ``BACKENDS``: ``sounddevice`` (PortAudio ``sd.Stream``), ``simulated`
            (file in, recording out); :func:`backend_factory_for` picks one from a device id
 commands   ``echo-sense engine MICS.wav OUT.wav``: the engine over files (WAV backend)
 ring       :class:`BlockRing`, preallocated power-of-two single-producer single-consumer ring
+playback   PyAV tracks and :class:`BusPlayer` (a track into a bus, with gain ramps); needs PyAV,
+           so it is imported as ``echo_sense_dsp.audio.playback``, not from here
 
 Resampling (96 kHz -> 16 kHz voice branch, 48 kHz -> 96 kHz media) is
 :class:`echo_sense_dsp.resample.StreamingResampler`, a stateful polyphase FIR

@@ -1,5 +1,8 @@
 """Playback on the hub's speaker: PyAV decodes, the spatial renderer renders, the engine's buses play.
 
+Needs PyAV (the ``media`` extra; Home Assistant ships it), so :mod:`echo_sense_dsp.audio` does not
+import this module: import ``echo_sense_dsp.audio.playback`` where media is played.
+
 One :class:`BusPlayer` per engine bus (music on ``engine.media_bus``, announcements on
 ``engine.announcement_bus``, which ducks the music). Each plays one :class:`Track` at a time on
 its own thread (``echo-sense-media`` / ``echo-sense-announcement``)::
@@ -17,9 +20,9 @@ engine has taken from the bus since the track (or the last seek) started: ``star
   stays open, so resume continues where the fade ended (the position stays exact).
 - Seek and stop clear the bus (immediate); seek fades the new position in.
 
-Nothing here runs in the event loop: opening a track (network, probing) and joining threads
-block, so callers use the executor. Changes are reported with ``on_change()`` from the player
-thread; the entity hops to the loop with ``call_soon_threadsafe``.
+Opening a track (network, probing) and joining threads block, so an event-loop caller (the
+Home Assistant media player) runs them in an executor. Changes are reported with
+``on_change()`` from the player thread; such a caller hops back to its loop itself.
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ import av.error
 import numpy as np
 from numpy.typing import NDArray
 
-from echo_sense_dsp.audio.buses import BUS_SAMPLE_RATE, StreamBus
-from echo_sense_dsp.errors import AudioFormatError
-from echo_sense_dsp.spatial import SpatialRenderer
+from ..errors import AudioFormatError
+from ..spatial import SpatialRenderer
+from .buses import BUS_SAMPLE_RATE, StreamBus
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The speaker's playback thread on a real engine bus: smooth gain ramps, exact pause and seek.
+"""Playback on the speaker: PyAV tracks, and the player thread on a real engine bus.
+
+Gain ramps are smooth, pause and seek exact.
 
 The test reads the bus as the engine's worker would (``StreamBus.read_into`` in 10 ms blocks),
 so every sample the engine would play is checked.
@@ -12,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from homeassistant.core import HomeAssistant
 from numpy.typing import NDArray
 
-from custom_components.echo_sense.playback import (
+pytest.importorskip("av", reason="playback needs PyAV (the media extra)")
+
+from echo_sense_dsp.audio.buses import BUS_SAMPLE_RATE, StreamBus
+from echo_sense_dsp.audio.playback import (
     BLOCK_FRAMES,
     RAMP_S,
     BusPlayer,
@@ -24,7 +28,6 @@ from custom_components.echo_sense.playback import (
     open_track,
     volume_to_gain,
 )
-from echo_sense_dsp.audio.buses import BUS_SAMPLE_RATE, StreamBus
 from echo_sense_dsp.errors import AudioFormatError
 from echo_sense_dsp.wavio import write_wav
 
@@ -103,7 +106,7 @@ def _run_ramps(path: Path) -> NDArray[np.float32]:
     return reader.signal
 
 
-def test_volume_mute_pause_and_resume_ramp_without_steps(hass: HomeAssistant, tmp_path: Path) -> None:
+def test_volume_mute_pause_and_resume_ramp_without_steps(tmp_path: Path) -> None:
     signal = _run_ramps(_dc_file(tmp_path / "dc.wav", 10.0))
     steps = np.abs(np.diff(np.concatenate([[0.0], signal])))  # from silence: the fade-in counts too
     assert steps.max() <= MAX_STEP
@@ -121,7 +124,7 @@ def test_square_law_volume_taper() -> None:
     assert volume_to_gain(1.5) == 1.0
 
 
-def test_seek_lands_on_the_requested_sample(hass: HomeAssistant, tmp_path: Path) -> None:
+def test_seek_lands_on_the_requested_sample(tmp_path: Path) -> None:
     frames = 3 * BUS_SAMPLE_RATE
     ramp = (np.arange(frames) / frames).astype(np.float32)  # value = time / 3 s
     path = tmp_path / "ramp.wav"
@@ -141,19 +144,20 @@ def test_seek_lands_on_the_requested_sample(hass: HomeAssistant, tmp_path: Path)
         track.close()
 
 
-def test_compressed_audio_at_another_rate_decodes_to_48_khz_stereo(hass: HomeAssistant, tmp_path: Path) -> None:
-    from .test_media_player import TONE_HZ, _tone, write_flac
-
-    path = tmp_path / "tone.flac"
-    write_flac(path, _tone(1.0, 22_050), 22_050)
+def test_mono_audio_at_another_rate_decodes_to_48_khz_stereo(tmp_path: Path) -> None:
+    rate, tone_hz = 22_050, 440.0
+    t = np.arange(rate) / rate
+    path = tmp_path / "tone.wav"
+    write_wav(path, (0.3 * np.sin(2 * np.pi * tone_hz * t)).astype(np.float32)[:, None], rate)
     track = open_track(str(path))
     try:
         audio = np.concatenate([track.read(BLOCK_FRAMES) for _ in range(25)])
     finally:
         track.close()
-    assert audio.shape == (BUS_SAMPLE_RATE, 2) or abs(audio.shape[0] - BUS_SAMPLE_RATE) < 64
+    assert audio.shape[1] == 2 and abs(audio.shape[0] - BUS_SAMPLE_RATE) < 64
+    np.testing.assert_array_equal(audio[:, 0], audio[:, 1])
     spectrum = np.abs(np.fft.rfft(audio[:, 0]))
-    assert np.argmax(spectrum) * BUS_SAMPLE_RATE / audio.shape[0] == pytest.approx(TONE_HZ, abs=2.0)
+    assert np.argmax(spectrum) * BUS_SAMPLE_RATE / audio.shape[0] == pytest.approx(tone_hz, abs=2.0)
 
 
 def test_undecodable_data_fails_when_opened(tmp_path: Path) -> None:
