@@ -1,5 +1,6 @@
-"""The Doppler spectrogram image: a valid PNG of the history's size that changes over time and
-marks the walk-in's motion in its decision strip."""
+"""The image entities: the Doppler spectrogram (a valid PNG of the history's size that changes over
+time and marks the walk-in's motion in its decision strip) and the calibration chart (a PNG of
+the chart's size that changes when the probe is recalibrated)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,29 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from homeassistant.components.image import DATA_COMPONENT
 from homeassistant.core import HomeAssistant
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.echo_sense.image import DopplerSpectrogramImage
+from custom_components.echo_sense import hub as hub_module
+from custom_components.echo_sense.const import DOMAIN
+from custom_components.echo_sense.image import CalibrationImage, DopplerSpectrogramImage
+from custom_components.echo_sense.plot import CALIBRATION_SIZE
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from echo_sense_dsp.room import LiveRoom
 
+from .test_init import SIMULATED_DATA
 from .test_presence import MOTION, _wait_for_state, walk_in_entry  # noqa: F401
 
 IMAGE = "image.simulated_room_demo_doppler_spectrogram"
+CALIBRATION_IMAGE = "image.simulated_room_demo_calibration"
 MOTION_COLOURS = ((255, 176, 0), (220, 30, 30))  # amber minor, red major
 SAVE_ENV = "ECHO_SENSE_SAVE_SPECTROGRAM"  # set to a path to keep the rendered PNG for a look
 
 
-async def _png(entity: DopplerSpectrogramImage) -> tuple[bytes, np.ndarray]:
+async def _png(entity: DopplerSpectrogramImage | CalibrationImage) -> tuple[bytes, np.ndarray]:
     data = await entity.async_image()
     assert data is not None and data.startswith(b"\x89PNG\r\n\x1a\n")
     return data, np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
@@ -48,3 +57,38 @@ async def test_spectrogram_image_marks_the_walk_in(hass: HomeAssistant, walk_in_
     if save_path := os.environ.get(SAVE_ENV):
         await hass.async_add_executor_job(Path(save_path).write_bytes, data)
     assert await hass.config_entries.async_unload(walk_in_entry.entry_id)
+
+
+@pytest.fixture
+async def empty_room_entry(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> MockConfigEntry:
+    """The simulated hub in an empty room: the cheapest room to simulate in real time."""
+    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    return entry
+
+
+async def test_calibration_image_follows_a_recalibration(
+    hass: HomeAssistant, empty_room_entry: MockConfigEntry
+) -> None:
+    entity = hass.data[DATA_COMPONENT].get_entity(CALIBRATION_IMAGE)
+    assert isinstance(entity, CalibrationImage)
+    width, height = CALIBRATION_SIZE
+    _, uncalibrated = await _png(entity)
+    assert uncalibrated.shape == (height, width, 3)
+    before = hass.states.get(CALIBRATION_IMAGE)
+    assert before is not None and before.state not in ("unknown", "unavailable")
+    await hass.services.async_call(
+        "button", "press", {"entity_id": "button.simulated_room_demo_recalibrate_presence"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert "calibration" in empty_room_entry.data
+    after = hass.states.get(CALIBRATION_IMAGE)
+    assert after is not None and after.state != before.state  # the state is the image's last update time
+    _, calibrated = await _png(entity)
+    assert calibrated.shape == (height, width, 3)
+    assert not np.array_equal(uncalibrated, calibrated)
+    assert await hass.config_entries.async_unload(empty_room_entry.entry_id)

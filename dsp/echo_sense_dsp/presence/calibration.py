@@ -175,7 +175,8 @@ class Calibration:
     mic_snr_db : per mic, carrier SNR in the ±1 kHz band at the chosen frequency and level.
     noise_floor_db : per mic, noise power in the ±1 kHz band around the carrier, dBFS.
     snr_curve : ``{"frequency_hz": [F], "level_db": [L], "snr_db": [[L x F]] (mean over mics),
-        "gain_db": [F] (speaker->mic gain), "usable": [F] bools}`` for a plot.
+        "gain_db": [F] (speaker->mic gain), "usable": [F] bools, "mic_snr_db": [[M x F]] (per mic at
+        the chosen level)}`` for a plot.
     warnings : human-readable notes (near-ultrasound, range not reached, uncalibrated).
     """
 
@@ -422,6 +423,7 @@ def analyse_calibration(
             "snr_db": [[round(float(v), 2) for v in row] for row in mean_snr_db],
             "gain_db": [round(float(v), 2) for v in gain_db],
             "usable": [bool(u) for u in usable],
+            "mic_snr_db": [[round(float(v + delta), 2) for v in mic] for mic in snr_db[i_l].T],
         },
         warnings=tuple(warnings),
     )

@@ -77,6 +77,11 @@ def test_flat_device_gets_the_lowest_level_that_reaches_4_m(rng: np.random.Gener
     snr_lower = np.mean(cal.mic_snr_db) - 3.0
     assert expected_range_m(float(snr_lower), cal.frequency_hz) < 4.0 or cal.level_db == min(plan96.levels_db)
     assert len(cal.mic_snr_db) == 2 and len(cal.noise_floor_db) == 2
+    # the per-mic curve (for the calibration chart) passes through the chosen point
+    curve = cal.snr_curve
+    chosen = curve["frequency_hz"].index(cal.frequency_hz)
+    assert [row[chosen] for row in curve["mic_snr_db"]] == list(cal.mic_snr_db)
+    assert all(len(row) == len(curve["frequency_hz"]) for row in curve["mic_snr_db"])
 
 
 @pytest.mark.parametrize("corner_hz", [34000.0, 38000.0, 42000.0])
