@@ -81,6 +81,12 @@ DASHBOARD = {
                     "show_state": False,
                 },
                 {
+                    "type": "picture-entity",
+                    "entity": f"image.{HUB}_calibration",
+                    "name": "Calibration: SNR per probe frequency, the chosen one circled (Recalibrate to measure)",
+                    "show_state": False,
+                },
+                {
                     "type": "entities",
                     "title": "Hub",
                     "entities": [
