@@ -44,13 +44,8 @@ from custom_components.echo_sense.rewriter_store import storage_key
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.intent import CONTEXT_RULES, Command, RewriteDecision
 
-SIMULATED_DATA = {
-    "device_id": SIMULATED_DEVICE_ID,
-    "device_name": "Simulated room (demo)",
-    "sample_rate": 96000,
-    "input_channels": 4,
-    "output_channels": 2,
-}
+from .test_init import SIMULATED_DATA
+
 ENTRY_FIELDS: dict[str, Any] = {"title": "Simulated room (demo)", "data": SIMULATED_DATA}
 AGENT_ID = "conversation.simulated_room_demo_intent_rewriter"
 TEN_KB_CHARS = 10 * 1024
