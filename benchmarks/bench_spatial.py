@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from common import environment_header
@@ -63,11 +64,16 @@ def _band(f: NDArray[np.float64], centre_hz: float, octaves: float = 1.0) -> NDA
     return np.asarray((f >= centre_hz / half) & (f < centre_hz * half))
 
 
-def separation_db(ears: NDArray[np.complex128], f: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Per octave band: mean over the two channels of ipsi/contra power ratio, dB. ears: (F, 2, 2)."""
+def separation_db(
+    ears: NDArray[np.complex128],
+    f: NDArray[np.float64],
+    centres_hz: Sequence[float] | NDArray[np.float64] = OCTAVES_HZ,
+    octaves: float = 1.0,
+) -> NDArray[np.float64]:
+    """Per band: mean over the two channels of ipsi/contra power ratio, dB. ears: (F, 2, 2)."""
     out = []
-    for fc in OCTAVES_HZ:
-        b = _band(f, fc)
+    for fc in centres_hz:
+        b = _band(f, fc, octaves)
         left = np.sum(np.abs(ears[b, 0, 0]) ** 2) / np.sum(np.abs(ears[b, 1, 0]) ** 2)
         right = np.sum(np.abs(ears[b, 1, 1]) ** 2) / np.sum(np.abs(ears[b, 0, 1]) ** 2)
         out.append(5.0 * np.log10(left * right))
