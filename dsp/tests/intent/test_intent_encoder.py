@@ -12,7 +12,9 @@ from echo_sense_dsp.intent import Outcome, Rewriter
 from echo_sense_dsp.intent.encoder import DEFAULT_ENCODER_PATH, OnnxSentenceEncoder, WordPieceTokenizer
 
 GOLDEN = Path(__file__).parent / "data" / "intent_encoder-io.npz"
-ONNX_ATOL = 1e-5  # same graph, same runtime: float32 rounding only
+# onnxruntime picks its int8 kernels by CPU (AVX2, AVX-512 VNNI, ...), and they round differently:
+# the golden int8 output is matched by direction, not bit for bit (0.987 between an Intel and an AMD host).
+INT8_GOLDEN_MIN_COSINE = 0.97
 INT8_MIN_COSINE = 0.98  # int8 graph versus the fp32 PyTorch reference, per sentence
 
 
@@ -41,7 +43,7 @@ def test_encoder_reproduces_the_golden_output_and_stays_close_to_fp32(encoder: O
     np.testing.assert_array_equal(ids, golden["input_ids"])
     out = encoder.encode([str(t) for t in golden["texts"]])
     assert out.shape == (len(golden["texts"]), 384) and out.dtype == np.float32
-    np.testing.assert_allclose(out, golden["onnx_int8"], atol=ONNX_ATOL)
+    assert (out * golden["onnx_int8"]).sum(axis=1).min() > INT8_GOLDEN_MIN_COSINE
     assert (out * golden["reference_fp32"]).sum(axis=1).min() > INT8_MIN_COSINE
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-4)
 
