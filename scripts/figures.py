@@ -33,13 +33,19 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import bench_spatial as spatial_bench  # the benchmark's acoustic evaluation (one model in one place)
 
-from custom_components.echo_sense.calibrate import calibrate_device
-from custom_components.echo_sense.hub import SIMULATED_SCENARIO, HubConfig
+from custom_components.echo_sense.hub import SIMULATED_SCENARIO
 from custom_components.echo_sense.plot import INK, PALETTE, SCALE, Figure, calibration_chart, polar
 from echo_sense_dsp import room as room_package
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, probe_device
-from echo_sense_dsp.presence import Calibration, DutyCycleSettings, PresenceDetector, ProbeGenerator
+from echo_sense_dsp.presence import (
+    Calibration,
+    DutyCycleSettings,
+    PresenceDetector,
+    ProbeGenerator,
+    analyse_calibration,
+    plan_calibration,
+)
 from echo_sense_dsp.presence.features import BAND_COUNT, VELOCITY_BAND_EDGES_M_S
+from echo_sense_dsp.presence.live import CALIBRATION_TAIL_S
 from echo_sense_dsp.presence.spectrogram import COLORMAP, DopplerHistory
 from echo_sense_dsp.room import render_scenario
 from echo_sense_dsp.spatial import LAYOUTS, SWEET_SPOTS, HeadPose
@@ -54,6 +60,7 @@ CLIP_S = 6.0
 LAYOUT = "studio-array"  # the layout with the most drivers in a row: the clearest beam
 BEAM_BANDS_HZ = (500, 1000, 2000, 4000)
 SIDE_STEPS_M = (0.0, 0.1, 0.3)  # the listener's head at the seat and moved sideways
+SAMPLE_RATE_PROBE = 96000  # the simulated hub's rate
 HOP_S = 0.02  # one presence decision (and spectrogram column) per hop
 WALK_IN = [  # someone enters at 2 s, walks about, leaves at 9 s; the room stays empty afterwards
     {"t_s": 0.0, "position_m": [4.6, -0.6], "posture": "absent"},
@@ -185,12 +192,31 @@ def separation_figure(_: Path) -> tuple[Figure, str]:
     return fig, "spatial_separation.png"
 
 
+def demo_room(name: str, duration_s: float, people: list[dict[str, object]]) -> dict[str, object]:
+    """A scenario in the demo household's room (the simulated hub's), with only ``people`` in it."""
+    home = json.loads((Path(room_package.__file__).parent / "scenarios" / f"{SIMULATED_SCENARIO}.json").read_text())
+    return {
+        "name": name,
+        "duration_s": duration_s,
+        "seed": 11,
+        "room": home["room"],
+        "device": home["device"],
+        "people": people,
+    }
+
+
 @cache
 def simulated_calibration() -> Calibration:
-    """The config flow's calibration of the simulated hub (the real sweep through the room simulator)."""
-    probe = probe_device(SIMULATED_DEVICE_ID)
-    config = HubConfig(SIMULATED_DEVICE_ID, "figures", probe.sample_rate, probe.input_channels, probe.output_channels)
-    return calibrate_device(config)
+    """The real calibration sweep through the demo room while it is empty, analysed as the config flow does.
+
+    Offline rather than through the live engine: in the running demo the household's visitor
+    walks in during the sweep at a time that depends on scheduling, which would make the figure vary.
+    """
+    plan = plan_calibration(SAMPLE_RATE_PROBE)
+    drive = np.zeros(len(plan.signal) + round(CALIBRATION_TAIL_S * SAMPLE_RATE_PROBE), dtype=np.float32)
+    drive[: len(plan.signal)] = plan.signal
+    sc = demo_room("figure_calibration", len(drive) / SAMPLE_RATE_PROBE, [])
+    return analyse_calibration(render_scenario(sc, drive=drive).mics, drive, plan)
 
 
 def calibration_figure(_: Path) -> tuple[Figure, str]:
@@ -199,15 +225,7 @@ def calibration_figure(_: Path) -> tuple[Figure, str]:
 
 def doppler_figure(_: Path) -> tuple[Figure, str]:
     cal = simulated_calibration()
-    home = json.loads((Path(room_package.__file__).parent / "scenarios" / f"{SIMULATED_SCENARIO}.json").read_text())
-    sc = {
-        "name": "figure_walk_in",
-        "duration_s": WALK_IN_S,
-        "seed": 11,
-        "room": home["room"],
-        "device": home["device"],
-        "people": [{"name": "visitor", "keyframes": WALK_IN}],
-    }
+    sc = demo_room("figure_walk_in", WALK_IN_S, [{"name": "visitor", "keyframes": WALK_IN}])
     fs = cal.sample_rate
     drive = ProbeGenerator(cal.probe_settings()).generate(round(WALK_IN_S * fs))
     mics = render_scenario(sc, drive=drive).mics
@@ -273,7 +291,7 @@ def main() -> int:
         print(f"[{i}/{len(names)}] {name} ...", end=" ", flush=True)
         start = time.perf_counter()
         fig, filename = FIGURES[name](args.data)
-        (args.out / filename).write_bytes(fig.png())
+        (args.out / filename).write_bytes(fig.png(palette=True))
         print(f"{time.perf_counter() - start:.1f} s -> {args.out / filename}", flush=True)
     return 0
 

@@ -75,9 +75,13 @@ class Figure:
         """The figure as an RGB array, shape (height, width, 3)."""
         return np.asarray(self.image.resize(self.size, Image.Resampling.LANCZOS), dtype=np.uint8)
 
-    def png(self) -> bytes:
+    def png(self, palette: bool = False) -> bytes:
+        """PNG bytes; ``palette`` stores 256 adaptive colours (a third of the size, for files)."""
+        image = self.image.resize(self.size, Image.Resampling.LANCZOS)
+        if palette:
+            image = image.quantize(256, dither=Image.Dither.NONE)
         buffer = io.BytesIO()
-        self.image.resize(self.size, Image.Resampling.LANCZOS).save(buffer, format="PNG", optimize=True)
+        image.save(buffer, format="PNG", optimize=True)
         return buffer.getvalue()
 
 
