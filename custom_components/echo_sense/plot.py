@@ -228,18 +228,22 @@ def calibration_chart(calibration: Calibration, size: tuple[int, int] = CALIBRAT
     avoided resonances crossed out, the chosen frequency and level circled."""
     width, height = size
     fig = Figure(width, height)
-    box = (70, 40, width - 230, height - 50)
     curve = calibration.snr_curve
     chosen_khz = calibration.frequency_hz / 1000.0
     freqs = np.asarray(curve.get("frequency_hz", ()), dtype=np.float64) / 1000.0
     if freqs.size == 0:
         ax = fig.axes(
-            box, (chosen_khz - 7.0, chosen_khz + 7.0), (0.0, 60.0), x_label="Frequency (kHz)", y_label="SNR (dB)"
+            (70, 40, width - 20, height - 50),
+            (chosen_khz - 7.0, chosen_khz + 7.0),
+            (0.0, 60.0),
+            x_label="Frequency (kHz)",
+            y_label="SNR (dB)",
         )
         ax.line([chosen_khz, chosen_khz], [0.0, 60.0], INK, dashed=True)
         ax.label(chosen_khz, 50.0, f"default probe {chosen_khz:g} kHz, {calibration.level_db:g} dBFS")
         fig.text((width / 2, 22), "Not calibrated: press Recalibrate presence", "mm", px=FONT_PX + 2)
         return fig
+    box = (70, 40, width - 230, height - 50)  # the legend goes on the right
     levels = np.asarray(curve["level_db"], dtype=np.float64)
     mean_snr = np.asarray(curve["snr_db"], dtype=np.float64)  # (levels, F)
     nearest = int(np.argmin(np.abs(levels - calibration.level_db)))
