@@ -217,7 +217,22 @@ def agent_result_from_response(response: intent.IntentResponse) -> AgentResult:
         t.id for t in response.success_results if t.type is intent.IntentResponseTargetType.ENTITY and t.id is not None
     ]
     targets.extend(s.entity_id for s in response.matched_states)
-    return AgentResult(True, intent_type, tuple(dict.fromkeys(targets)))
+    slots = response.intent.slots if response.intent is not None else {}
+    return AgentResult(
+        True,
+        intent_type,
+        tuple(dict.fromkeys(targets)),
+        area_id=_slot_text(slots.get("area")),
+        domain=_slot_text(slots.get("domain")),
+    )
+
+
+def _slot_text(slot: Any) -> str | None:
+    """A slot's single text value (the area id, the domain), or None."""
+    value = slot.get("value") if isinstance(slot, dict) else slot
+    if isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, str) else None
 
 
 def agent_result_from_recognition(hass: HomeAssistant, result: Any) -> AgentResult:

@@ -16,7 +16,15 @@ from .text import normalize_utterance
 RUNNING_STATES = frozenset({"on", "running", "heat", "heating", "cooking", "washing", "drying", "cleaning", "playing"})
 """Entity states that mean an appliance is running."""
 
-ATTRIBUTE_KEYS = ("current_temperature", "temperature", "brightness", "unit_of_measurement", "hvac_action")
+ATTRIBUTE_KEYS = (
+    "current_temperature",
+    "temperature",
+    "brightness",
+    "unit_of_measurement",
+    "hvac_action",
+    "volume_level",
+    "percentage",
+)
 """The attribute subset the integration copies into :class:`EntityInfo` (others are ignored)."""
 
 

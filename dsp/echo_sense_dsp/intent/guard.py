@@ -6,6 +6,7 @@ sentence template matches. Its guesses can be wrong in two ways that cost the us
 
 - a question or command comes back as a *targetless* intent that the words never asked for
   ("and the kitchen too" as a timer status, "what is the temperature" as the current time);
+- an on/off command comes back as its opposite ("would you mind turning on ..." as a turn-off);
 - a command that names a place or device the home does not have acts on another one ("turn
   off the garage light" in a flat without a garage turns off the light of the satellite's room).
 
@@ -34,6 +35,12 @@ TARGETLESS_KEYWORDS: dict[str, frozenset[str]] = {
     "HassUnpauseTimer": frozenset({"timer", "timers", "resume", "unpause", "continue"}),
 }
 """Targetless intents and the words without which a fuzzy guess of them is not credible."""
+
+_DIRECTION_WORDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "HassTurnOn": (frozenset({"on", "open", "start"}), frozenset({"off", "out", "close", "stop"})),
+    "HassTurnOff": (frozenset({"off", "out", "close", "stop"}), frozenset({"on", "open", "start"})),
+}
+"""For on/off intents: the words that say this direction, and those that say the opposite one."""
 
 _GENERIC_WORDS = frozenset(
     {"the", "a", "an", "my", "our", "all", "in", "of", "on", "off", "here", "this", "room", "please", "now"}
@@ -89,6 +96,9 @@ def fuzzy_match_problem(text: str, intent_type: str | None, is_action: bool, con
     keywords = TARGETLESS_KEYWORDS.get(intent_type or "")
     if keywords is not None and not keywords & words:
         return f"fuzzy {intent_type} without any of its words"
+    said, opposite = _DIRECTION_WORDS.get(intent_type or "", (frozenset(), frozenset()))
+    if words & opposite and not words & said:
+        return f"fuzzy {intent_type} for an utterance that says {' '.join(sorted(words & opposite))}"
     if is_action:
         unknown = unknown_target_words(text, context)
         if unknown:

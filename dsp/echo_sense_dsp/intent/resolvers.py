@@ -9,11 +9,14 @@ the default agent's match before anything happens.
 Rules (registry :data:`CONTEXT_RULES`, tried in order):
 
 ============================  =================================================================
-``follow_up``                 "and the kitchen too", "what about the bedroom": last turn's action
-                              on a new area or entity
-``anaphora``                  "turn it off", "switch that on": the entity of the last turn
-``relative_climate``          "make it warmer", "I'm cold": thermostat set point +-1 degree
-``relative_brightness``       "make it brighter", "dim it": brightness +-25 %
+``follow_up``                 "and the kitchen too", "what about the bedroom", "do the same in the
+                              office": the last turn's intent (on/off, temperature, state, or any
+                              other, by putting the new target into its sentence) on a new target
+``anaphora``                  "turn it off", "turn them back on": the entities or area of the last
+                              turn that acted
+``relative_change``           "make it warmer", "I'm cold", "turn it up", "dim the lamp", "louder":
+                              one step on the dimension the words or the target's domain mean
+                              (set point +-1 degree, brightness +-25 %, volume +-10 %, fan +-25 %)
 ``device_state_temperature``  "what is the temperature": the oven while it runs, else the
                               thermostat (or sensor) of the satellite's area
 ``running_appliance``         "is it running", "is it done": the appliance that runs (or ran last)
@@ -45,6 +48,7 @@ CLIMATE_GET_TEMPERATURE = "HassClimateGetTemperature"
 CLIMATE_SET_TEMPERATURE = "HassClimateSetTemperature"
 LIGHT_SET = "HassLightSet"
 SET_VOLUME = "HassSetVolume"
+FAN_SET_SPEED = "HassFanSetSpeed"
 
 ACTION_INTENTS = frozenset(
     {
@@ -54,7 +58,7 @@ ACTION_INTENTS = frozenset(
         LIGHT_SET,
         SET_VOLUME,
         "HassSetVolumeRelative",
-        "HassFanSetSpeed",
+        FAN_SET_SPEED,
         "HassSetPosition",
         "HassToggle",
         "HassMediaPause",
@@ -83,6 +87,12 @@ SET_POINT_STEP_C = 1.0
 BRIGHTNESS_STEP_PCT = 25.0
 """Change of brightness for "brighter"/"dimmer", percent."""
 
+VOLUME_STEP_PCT = 10.0
+"""Change of volume for "louder"/"quieter", percent (Home Assistant's own volume step)."""
+
+FAN_STEP_PCT = 25.0
+"""Change of fan speed for "turn the fan up/down", percent."""
+
 RECENT_ACTIVITY_TAU_S = 900.0
 """Time constant of the recent-activity ranking signal, seconds."""
 
@@ -103,6 +113,7 @@ DOMAIN_WORDS: dict[str, str] = {
     "heating": "climate",
     "heater": "climate",
     "thermostat": "climate",
+    "radiator": "climate",
 }
 """Generic words for a kind of device, and the domain they mean."""
 
@@ -113,15 +124,18 @@ ON_OFF_DOMAINS = frozenset({"light", "fan", "switch", "media_player", "climate",
 
 _PRONOUNS = frozenset({"it", "that", "them", "this", "those", "these"})
 _FILLER = re.compile(
-    r"^(?:(?:hey|ok|okay|please|can you|could you|would you|will you|just|now|so)\s+)+"
+    r"^(?:(?:hey|ok|okay|please|kindly|would you mind|do you mind|can you|could you|would you|will you"
+    r"|i'd like you to|i would like you to|i want you to|go ahead and|just|now|so|and then|then)\s+)+"
     r"|(?:\s+(?:please|for me|now|again|thanks|thank you))+$"
 )
+_GERUND = re.compile(r"^(turn|switch|putt|shutt|power|flipp|kill|cutt|start|stopp)ing\b")
+_GERUND_BASE = {"putt": "put", "shutt": "shut", "flipp": "flip", "cutt": "cut", "stopp": "stop"}
 _HERE = re.compile(r"\s*\b(?:in here|here|in this room|this room)\b")
 _FOLLOW_UP = (
-    re.compile(r"^(?:and|also|plus)\s+(?:in\s+)?(?:the\s+)?(?P<obj>.+?)(?:\s+(?:too|as well|also))?$"),
-    re.compile(r"^(?:what|how)\s+about\s+(?:in\s+)?(?:the\s+)?(?P<obj>.+)$"),
+    re.compile(r"^(?:and|also|plus)\s+(?:in\s+|for\s+)?(?:the\s+)?(?P<obj>.+?)(?:\s+(?:too|as well|also))?$"),
+    re.compile(r"^(?:what|how)\s+about\s+(?:in\s+|for\s+)?(?:the\s+)?(?P<obj>.+)$"),
     re.compile(r"^(?:the\s+)?(?P<obj>.+?)\s+(?:too|as well)$"),
-    re.compile(r"^same\s+(?:for|in)\s+(?:the\s+)?(?P<obj>.+)$"),
+    re.compile(r"^(?:do\s+)?(?:the\s+)?same\s+(?:thing\s+)?(?:for|in|with|to)\s+(?:the\s+)?(?P<obj>.+)$"),
 )
 _TEMPERATURE_Q = re.compile(
     r"^(?:what'?s|whats|what is|how'?s|how is|tell me)\s+(?:the\s+)?(?:current\s+)?(?:temperature|temp)"
@@ -131,26 +145,49 @@ _TEMPERATURE_Q = re.compile(
 _RUNNING_Q = re.compile(
     r"^(?:is|are)\s+(?:it|that|they)\s+(?:still\s+)?(?P<what>running|on|done|finished|going|working)$"
 )
-_WARMER = re.compile(
-    r"^(?:make|set|turn)\s+it\s+(?:a\s+(?:bit|little)\s+|slightly\s+)?"
-    r"(?P<dir>warmer|hotter|cooler|colder)(?:\s+in here)?$"
-    r"|^(?:i'?m|i am|it'?s|it is)\s+(?:too\s+|a bit\s+|so\s+|really\s+|very\s+)?"
-    r"(?P<feel>cold|freezing|chilly|hot|warm|boiling)(?:\s+in here)?$"
-    r"|^turn\s+(?P<updown>up|down)\s+the\s+(?:heat|heating|temperature)$"
-    r"|^turn\s+the\s+(?:heat|heating|temperature)\s+(?P<updown_after>up|down)$"
+_STEP_WORDS = r"warmer|hotter|cooler|colder|brighter|dimmer|darker|louder|quieter|softer"
+_A_BIT = r"(?:a\s+(?:bit|little|tad)\s+|slightly\s+|much\s+|a\s+lot\s+)?"
+_RELATIVE = (
+    re.compile(rf"^(?:make|turn|set|get)\s+(?P<obj>.+?)\s+{_A_BIT}(?P<word>{_STEP_WORDS})(?:\s+in here)?$"),
+    re.compile(rf"^{_A_BIT}(?P<word>{_STEP_WORDS})(?:\s+in here)?$"),
+    re.compile(r"^(?:turn|crank|bump|put)\s+(?P<obj>.+?)\s+(?P<word>up|down)(?:\s+a\s+(?:bit|little|notch))?$"),
+    re.compile(r"^(?:turn|crank|bump)\s+(?P<word>up|down)\s+(?P<obj>.+)$"),
+    re.compile(r"^(?P<word>dim|brighten)\s+(?P<obj>.+?)(?:\s+a\s+(?:bit|little))?$"),
+    re.compile(
+        r"^(?:i'?m|i am|it'?s|it is|we'?re|we are)\s+(?:too\s+|a bit\s+|a little\s+|so\s+|really\s+|very\s+)?"
+        r"(?P<word>cold|freezing|chilly|hot|warm|boiling|roasting)(?:\s+in here)?$"
+    ),
+    re.compile(r"^(?:it'?s|it is)\s+(?:too|so|really|very)\s+(?P<word>loud|quiet|bright)(?:\s+in here)?$"),
 )
-_BRIGHTER = re.compile(
-    r"^(?:make|turn)\s+(?:it|them|the lights?)\s+(?P<dir>brighter|dimmer|darker)$"
-    r"|^(?P<verb>dim|brighten)\s+(?:it|them|the lights?)$"
+_STEP_UP = frozenset(
+    {"warmer", "hotter", "brighter", "louder", "up", "brighten", "cold", "freezing", "chilly", "quiet"}
 )
-_DARK = re.compile(r"^(?:it'?s|it is)\s+(?:too\s+|so\s+|really\s+)?dark(?:\s+in here)?$")
+_STEP_DIMENSION = {
+    **dict.fromkeys(("warmer", "hotter", "cooler", "colder", "cold", "freezing", "chilly", "hot", "warm"), "climate"),
+    **dict.fromkeys(("boiling", "roasting"), "climate"),
+    **dict.fromkeys(("brighter", "dimmer", "darker", "dim", "brighten", "bright"), "light"),
+    **dict.fromkeys(("louder", "quieter", "softer", "loud", "quiet"), "media_player"),
+}
+"""Domain a step word means; ``up``/``down`` take the target's domain."""
+_DIMENSION_OBJECTS = {
+    **dict.fromkeys(("heat", "heating", "temperature", "thermostat", "radiator", "heater"), "climate"),
+    **dict.fromkeys(("music", "sound", "volume"), "media_player"),
+    **dict.fromkeys(("light", "lights", "lamp", "brightness"), "light"),
+    **dict.fromkeys(("fan", "fans"), "fan"),
+}
+_DARK = re.compile(
+    r"^(?:it'?s|it is)\s+(?:too\s+|so\s+|really\s+|a bit\s+)?dark(?:\s+in here)?$"
+    r"|^(?:i|we)\s+(?:need|want|could use)\s+(?:some\s+|more\s+)?light(?:s)?(?:\s+in here|\s+here)?$"
+    r"|^give\s+(?:me|us)\s+(?:some\s+)?light(?:s)?(?:\s+in here|\s+here)?$"
+)
 _ON_OFF = (
-    re.compile(r"^(?P<verb>turn|switch|power|flip)\s+(?P<dir>on|off|out)\s+(?P<obj>.+)$"),
+    re.compile(r"^(?P<verb>turn|switch|power|flip)\s+(?:back\s+)?(?P<dir>on|off|out)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<verb>put|shut)\s+(?P<dir>on|off)\s+(?P<obj>.+)$"),
-    re.compile(r"^(?P<verb>turn|switch|power|flip|put|shut)\s+(?P<obj>.+?)\s+(?P<dir>on|off|out)$"),
+    re.compile(r"^(?P<verb>turn|switch|power|flip|put|shut)\s+(?P<obj>.+?)\s+(?:back\s+)?(?P<dir>on|off|out)$"),
     re.compile(r"^(?P<verb>kill|cut|shut down|shut off|power down)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<verb>fire up|start up|power up)\s+(?P<obj>.+)$"),
     re.compile(r"^(?P<obj>[\w' -]+?)\s+(?P<dir>on|off|out)$"),
+    re.compile(r"^(?P<verb>start|stop)\s+(?P<obj>.+)$"),
 )
 ON_OFF_PATTERNS = _ON_OFF
 """On/off command forms; group ``obj`` is the target phrase."""
@@ -158,7 +195,9 @@ _EVERYWHERE = re.compile(r"\b(?:all|every|everything|everywhere|whole house|enti
 _QUESTION = re.compile(
     r"^(?:is|are|was|were|what|what's|whats|how|why|when|where|which|who|do|does|did|can|could|should)\b"
 )
-_ON_VERBS = frozenset({"fire up", "start up", "power up"})
+_ON_VERBS = frozenset({"fire up", "start up", "power up", "start"})
+_START_STOP_DOMAINS = frozenset({"fan", "switch", "input_boolean"})
+"""Domains where "start"/"stop" mean on/off (for a media player "stop" is not "off")."""
 _CANONICAL_VERBS = frozenset({"turn", "switch"})
 _ARTICLES = frozenset({"the", "a", "my", "our", "all", "all the", "in", "in the", "of", "of the"})
 
@@ -223,12 +262,16 @@ class RuleInput:
         This conversation's recent successful turns, oldest first.
     usage : Mapping
         ``entity_id -> weight`` of successful use at this time of day (ranking signal).
+    rephrased_verb : bool
+        The verb was said in another form (a gerund), so a canonical-looking ``text`` is not what
+        the built-in agent heard.
     """
 
     text: str
     context: HomeContext
     dialogue: Sequence[DialogueTurn] = ()
     usage: Mapping[str, float] = field(default_factory=dict)
+    rephrased_verb: bool = False
 
 
 _NAME_ENCODER = LexicalEncoder(dim=1024, ngram_range=(2, 3), word_weight=1.0)
@@ -240,8 +283,14 @@ def _name_embedding(name: str) -> npt.NDArray[np.float32]:
 
 
 def strip_fillers(text: str) -> str:
-    """Remove politeness and hedges around a command ("can you ... please")."""
-    return _FILLER.sub("", text).strip()
+    """Remove politeness and hedges around a command ("would you mind turning ... please")."""
+    stripped = _FILLER.sub("", text).strip()
+    return _GERUND.sub(lambda m: _GERUND_BASE.get(m.group(1), m.group(1)), stripped)
+
+
+def has_gerund(text: str) -> bool:
+    """Whether the command's verb is a gerund once the fillers are gone ("would you mind turning on ...")."""
+    return bool(_GERUND.match(_FILLER.sub("", text).strip()))
 
 
 def _fmt_number(value: float) -> str:
@@ -368,7 +417,25 @@ def resolve_target(phrase: str, inp: RuleInput, *, allow_near_miss: bool = True)
         return _Target((), area_id, None, not here)
     if allow_near_miss and ent is not None:
         return _Target((ent,), ent.area_id, None, False)
+    head = _head_noun_entity(rest, exposed, area_id if area_id is not None else ctx.device_area_id)
+    if head is not None:
+        return _Target((head,), head.area_id, None, False)
     return None
+
+
+def _head_noun_entity(phrase: str, exposed: Sequence[EntityInfo], area_id: str | None) -> EntityInfo | None:
+    """The one entity whose name contains every word of ``phrase`` ("the radio" -> "Kitchen Radio").
+
+    In the given area first, else in the whole home; None when it is not unique.
+    """
+    words = phrase.split()
+    if not words or len(words) > 3:
+        return None
+    hits = [e for e in exposed if any(all(w in n.split() for w in words) for n in e.spoken_names)]
+    local = [e for e in hits if area_id is not None and e.area_id == area_id]
+    if len(local) == 1:
+        return local[0]
+    return hits[0] if len(hits) == 1 and not local else None
 
 
 def _is_tv(ent: EntityInfo) -> bool:
@@ -382,6 +449,21 @@ def _on_off_command(on: bool, target: _Target, inp: RuleInput) -> tuple[Command,
     verb = "turn on" if on else "turn off"
     action = "on" if on else "off"
     if target.entities:
+        areas = {e.area_id for e in target.entities}
+        if len(target.entities) > 1 and len(areas) == 1 and {e.domain for e in target.entities} == {"light"}:
+            (area,) = areas
+            lights = {e.entity_id for e in ctx.exposed_entities if e.domain == "light" and e.area_id == area}
+            if area is not None and lights == {e.entity_id for e in target.entities}:
+                return (
+                    Command(
+                        f"{verb} the lights in the {_area_text(ctx, area)}",
+                        intent,
+                        tuple(sorted(lights)),
+                        action,
+                        area,
+                        "light",
+                    ),
+                )
         return tuple(
             Command(f"{verb} the {_entity_text(e)}", intent, (e.entity_id,), action, e.area_id) for e in target.entities
         )
@@ -440,7 +522,8 @@ def rule_follow_up(inp: RuleInput) -> Resolution | None:
         return None
     prev = last[0]
     ctx = inp.context
-    if prev.action in {"on", "off"}:
+    commands: tuple[Command, ...] | None
+    if prev.action in {"on", "off"} and not _OTHER_VERB_TEXT.match(prev.text):
         if target.area_id is not None and not target.entities and target.domain is None:
             target = _Target((), target.area_id, prev.domain or _domain_of(prev, ctx), False)
         commands = _on_off_command(prev.action == "on", target, inp)
@@ -448,11 +531,60 @@ def rule_follow_up(inp: RuleInput) -> Resolution | None:
         commands = (
             _temperature_for_area(target.area_id, inp) if not target.entities else _temperature_of(target.entities[0])
         )
+    elif prev.action == "state" and len(target.entities) == 1:
+        commands = (_state_question(target.entities[0], "on"),)
     else:
-        return None
+        commands = _substitute_target(prev, target, inp)
     if not commands:
         return None
     return Resolution("follow_up", commands, 0.9)
+
+
+_OTHER_VERB_TEXT = re.compile(r"^(?:open|close|lock|unlock)\b")
+"""Commands whose verb a follow-up keeps (an "on"/"off" rewrite would change the sentence's sense)."""
+_INTENT_DOMAINS = {LIGHT_SET: "light", SET_VOLUME: "media_player", CLIMATE_SET_TEMPERATURE: "climate"}
+"""Intents that only one domain takes (a follow-up with another domain's target cannot carry them)."""
+
+
+def _substitute_target(prev: Command, target: _Target, inp: RuleInput) -> tuple[Command, ...] | None:
+    """The last command's sentence with its target's name replaced by the new target's.
+
+    Carries any intent the agent understood ("set the lamp brightness to 40 %" -> "and the floor
+    lamp too", "open the blinds" -> "and the curtains") with the slot values as they were said.
+    """
+    ctx = inp.context
+    old_entities = [e for e in (ctx.entity(i) for i in prev.entity_ids) if e is not None]
+    if not old_entities or not prev.intent:
+        return None
+    padded = f" {prev.text} "
+    if len(target.entities) == 1:
+        new = target.entities[0]
+        wanted = _INTENT_DOMAINS.get(prev.intent, new.domain)
+        if new.domain != wanted or new.domain not in {e.domain for e in old_entities}:
+            return None
+        names = sorted({n for e in old_entities for n in e.spoken_names}, key=len, reverse=True)
+        for name in names:
+            if f" {name} " in padded:
+                text = padded.replace(f" {name} ", f" {_entity_text(new)} ", 1).strip()
+                return (Command(text, prev.intent, (new.entity_id,), prev.action, new.area_id),)
+        return None
+    if target.area_id is None or target.entities:
+        return None
+    old_area = prev.area_id if prev.area_id is not None else old_entities[0].area_id
+    area = ctx.area(old_area) if old_area is not None else None
+    if area is None:
+        return None
+    domains = {e.domain for e in old_entities}
+    ids = tuple(
+        sorted(e.entity_id for e in ctx.exposed_entities if e.domain in domains and e.area_id == target.area_id)
+    )
+    if not ids:
+        return None
+    for name in sorted(area.spoken_names, key=len, reverse=True):
+        if f" {name} " in padded and not any(f" {n} " in padded for e in old_entities for n in e.spoken_names):
+            text = padded.replace(f" {name} ", f" {_area_text(ctx, target.area_id)} ", 1).strip()
+            return (Command(text, prev.intent, ids, prev.action, target.area_id, prev.domain),)
+    return None
 
 
 def _domain_of(cmd: Command, ctx: HomeContext) -> str | None:
@@ -494,48 +626,102 @@ def _climate_target(inp: RuleInput) -> EntityInfo | None:
     return climates[0] if len(climates) == 1 else None
 
 
-def rule_relative_climate(inp: RuleInput) -> Resolution | None:
-    """'make it warmer', "I'm cold", 'turn up the heat': set point +- one step."""
-    match = _WARMER.match(inp.text)
-    if not match:
-        return None
-    word = match.group("dir") or match.group("feel") or match.group("updown") or match.group("updown_after")
-    warmer = word in {"warmer", "hotter", "cold", "freezing", "chilly", "up"}
-    climate = _climate_target(inp)
-    if climate is None:
-        return None
-    current = climate.attributes.get("temperature")
-    if not isinstance(current, int | float):
-        return None
-    new = float(current) + (SET_POINT_STEP_C if warmer else -SET_POINT_STEP_C)
-    text = f"set the temperature of the {_entity_text(climate)} to {_fmt_number(new)} degrees"
-    return Resolution(
-        "relative_climate",
-        (Command(text, CLIMATE_SET_TEMPERATURE, (climate.entity_id,), "set_temperature", climate.area_id),),
-        0.9,
-    )
-
-
-def rule_relative_brightness(inp: RuleInput) -> Resolution | None:
-    """'make it brighter', 'dim the lights': brightness +- one step on the light in question."""
-    match = _BRIGHTER.match(inp.text)
-    if not match:
-        return None
-    brighter = (match.group("dir") or match.group("verb")) in {"brighter", "brighten"}
+def _step_target(obj: str | None, dimension: str | None, inp: RuleInput) -> EntityInfo | None:
+    """The one entity a relative change is about: named, from the dialogue, or the local one."""
     ctx = inp.context
-    lights = _pronoun_entities(inp, frozenset({"light"}))
-    if not lights and ctx.device_area_id is not None:
-        lights = tuple(e for e in ctx.exposed_entities if e.domain == "light" and e.area_id == ctx.device_area_id)
-    if len(lights) != 1:
+    if obj is not None:
+        obj = _clean_object(_HERE.sub("", obj).strip())
+    if obj and obj not in _PRONOUNS and obj not in _DIMENSION_OBJECTS:
+        target = resolve_target(obj, inp)
+        if target is None:
+            return None
+        if len(target.entities) == 1:
+            return target.entities[0]
+        if target.domain is None:
+            return None
+        dimension = target.domain
+        area = target.area_id if target.area_id is not None else ctx.device_area_id
+        members = [e for e in ctx.exposed_entities if e.domain == dimension and e.area_id == area]
+        return members[0] if len(members) == 1 else None
+    if obj in _DIMENSION_OBJECTS:
+        dimension = _DIMENSION_OBJECTS[obj]
+    domains = frozenset({dimension}) if dimension is not None else frozenset(_STEP_TEXT)
+    from_dialogue = _pronoun_entities(inp, domains)
+    if len(from_dialogue) == 1:
+        return from_dialogue[0]
+    if from_dialogue or dimension is None:
         return None
-    light = lights[0]
-    level = light.attributes.get("brightness")
-    pct = 100.0 * float(level) / 255.0 if isinstance(level, int | float) else (100.0 if light.state == "on" else 0.0)
-    new = min(100.0, max(5.0, round((pct + (BRIGHTNESS_STEP_PCT if brighter else -BRIGHTNESS_STEP_PCT)) / 5.0) * 5.0))
-    text = f"set the {_entity_text(light)} brightness to {_fmt_number(new)}%"
-    return Resolution(
-        "relative_brightness", (Command(text, LIGHT_SET, (light.entity_id,), "brightness", light.area_id),), 0.85
-    )
+    if dimension == "climate":
+        return _climate_target(inp)
+    local = [e for e in ctx.exposed_entities if e.domain == dimension and e.area_id == ctx.device_area_id]
+    if ctx.device_area_id is None or not local:
+        return None
+    if len(local) > 1:
+        local = [e for e in local if e.is_running] if dimension == "media_player" else []
+    return local[0] if len(local) == 1 else None
+
+
+def _step_command(ent: EntityInfo, up: bool) -> Command | None:
+    """One step up or down on the entity's own dimension, as an absolute setting."""
+    attrs = ent.attributes
+    name = _entity_text(ent)
+    sign = 1.0 if up else -1.0
+    if ent.domain == "climate":
+        current = attrs.get("temperature")
+        if not isinstance(current, int | float):
+            return None
+        new = float(current) + sign * SET_POINT_STEP_C
+        text = f"set the temperature of the {name} to {_fmt_number(new)} degrees"
+        return Command(text, CLIMATE_SET_TEMPERATURE, (ent.entity_id,), "set_temperature", ent.area_id)
+    if ent.domain == "light":
+        level = attrs.get("brightness")
+        pct = 100.0 * float(level) / 255.0 if isinstance(level, int | float) else (100.0 if ent.state == "on" else 0.0)
+        new = min(100.0, max(5.0, round((pct + sign * BRIGHTNESS_STEP_PCT) / 5.0) * 5.0))
+        return Command(f"set the {name} brightness to {_fmt_number(new)}%", LIGHT_SET, (ent.entity_id,), "brightness")
+    if ent.domain == "media_player":
+        level = attrs.get("volume_level")
+        if not isinstance(level, int | float):
+            return None
+        new = min(100.0, max(0.0, round(100.0 * float(level) + sign * VOLUME_STEP_PCT)))
+        return Command(f"set the {name} volume to {_fmt_number(new)}%", SET_VOLUME, (ent.entity_id,), "volume")
+    if ent.domain == "fan":
+        level = attrs.get("percentage")
+        if not isinstance(level, int | float):
+            return None
+        new = min(100.0, max(0.0, float(level) + sign * FAN_STEP_PCT))
+        return Command(f"set the {name} speed to {_fmt_number(new)}%", FAN_SET_SPEED, (ent.entity_id,), "fan_speed")
+    return None
+
+
+_STEP_TEXT = {"climate": "climate", "light": "brightness", "media_player": "volume", "fan": "fan"}
+"""Domains a relative change applies to, and the rule name's suffix."""
+
+
+def rule_relative_change(inp: RuleInput) -> Resolution | None:
+    """'make it warmer', "I'm cold", 'turn it up', 'dim the lamp', 'louder': one step on the right dimension.
+
+    The words fix the dimension when they can (warmer: temperature, brighter: brightness, louder:
+    volume); "up"/"down" take the domain of the target (named, the last turn's, or the local one).
+    """
+    for pattern in _RELATIVE:
+        match = pattern.match(inp.text)
+        if match:
+            break
+    else:
+        return None
+    groups = match.groupdict()
+    word = groups["word"]
+    obj = groups.get("obj")
+    if obj is not None and "volume" in obj.split() and not _PRONOUNS.intersection(obj.split()):
+        return None  # "turn up the volume": the built-in agent's own relative-volume sentence
+    dimension = _STEP_DIMENSION.get(word)
+    ent = _step_target(obj, dimension, inp)
+    if ent is None or ent.domain not in _STEP_TEXT or (dimension is not None and ent.domain != dimension):
+        return None
+    command = _step_command(ent, word in _STEP_UP)
+    if command is None:
+        return None
+    return Resolution(f"relative_{_STEP_TEXT[ent.domain]}", (command,), 0.85)
 
 
 def _temperature_of(ent: EntityInfo) -> tuple[Command, ...]:
@@ -664,10 +850,16 @@ def rule_on_off(inp: RuleInput) -> Resolution | None:
     target = resolve_target(obj, inp)
     if target is None:
         return None
-    canonical_form = verb in _CANONICAL_VERBS and pattern is _ON_OFF[0] and direction in {"on", "off"}
+    if verb in {"start", "stop"}:
+        domains = {e.domain for e in target.entities} or {target.domain or ""}
+        if not domains <= _START_STOP_DOMAINS:
+            return None
+    canonical_form = (
+        verb in _CANONICAL_VERBS and pattern is _ON_OFF[0] and direction in {"on", "off"} and not inp.rephrased_verb
+    )
     if target.exact and canonical_form:
         return None
-    if target.exact and verb in _CANONICAL_VERBS and target.entities:
+    if target.exact and verb in _CANONICAL_VERBS and target.entities and not inp.rephrased_verb:
         return None
     commands = _on_off_command(on, target, inp)
     if not commands:
@@ -678,8 +870,7 @@ def rule_on_off(inp: RuleInput) -> Resolution | None:
 CONTEXT_RULES: dict[str, Callable[[RuleInput], Resolution | None]] = {
     "follow_up": rule_follow_up,
     "anaphora": rule_anaphora,
-    "relative_climate": rule_relative_climate,
-    "relative_brightness": rule_relative_brightness,
+    "relative_change": rule_relative_change,
     "device_state_temperature": rule_device_state_temperature,
     "running_appliance": rule_running_appliance,
     "on_off": rule_on_off,
@@ -714,6 +905,7 @@ __all__ = [
     "DialogueTurn",
     "Resolution",
     "RuleInput",
+    "has_gerund",
     "rank_entities",
     "resolve_target",
     "resolve_with_context",

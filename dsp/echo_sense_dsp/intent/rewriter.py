@@ -38,12 +38,16 @@ from .markov import RephraseSequence, best_rewrites, build_rephrase_chain
 from .resolvers import (
     ACTION_INTENTS,
     CLIMATE_GET_TEMPERATURE,
+    CLIMATE_SET_TEMPERATURE,
     GET_STATE,
+    LIGHT_SET,
+    SET_VOLUME,
     TURN_OFF,
     TURN_ON,
     Command,
     DialogueTurn,
     RuleInput,
+    has_gerund,
     resolve_target,
     resolve_with_context,
     strip_fillers,
@@ -278,7 +282,15 @@ def speaker_key(user_id: str | None, satellite_id: str | None) -> str:
     return HOUSEHOLD
 
 
-_INTENT_ACTIONS = {TURN_ON: "on", TURN_OFF: "off", CLIMATE_GET_TEMPERATURE: "temperature", GET_STATE: "state"}
+_INTENT_ACTIONS = {
+    TURN_ON: "on",
+    TURN_OFF: "off",
+    CLIMATE_GET_TEMPERATURE: "temperature",
+    GET_STATE: "state",
+    CLIMATE_SET_TEMPERATURE: "set_temperature",
+    LIGHT_SET: "brightness",
+    SET_VOLUME: "volume",
+}
 
 
 def describe_command(text: str, context: HomeContext) -> Command:
@@ -405,7 +417,7 @@ class Rewriter:
                         return self._with(base, "learned", (learned.target,), context, learned.probability)
         if self.settings.use_context and context.language.split("-")[0] == "en":
             dialogue = tuple(conversation.turns) if conversation is not None else ()
-            inp = RuleInput(strip_fillers(norm), context, dialogue, self._usage(context.hour_of_day))
+            inp = RuleInput(strip_fillers(norm), context, dialogue, self._usage(context.hour_of_day), has_gerund(norm))
             resolution = resolve_with_context(inp)
             if resolution is not None:
                 return replace(
@@ -645,13 +657,13 @@ class Rewriter:
     def _commands_from_results(decision: RewriteDecision, results: Sequence[AgentResult]) -> tuple[Command, ...]:
         commands = []
         for res in results:
-            if res.success and res.intent_type in _INTENT_ACTIONS:
+            if res.success and res.intent_type and res.entity_ids:
                 commands.append(
                     Command(
                         decision.normalized,
                         res.intent_type,
                         res.entity_ids,
-                        _INTENT_ACTIONS[res.intent_type],
+                        _INTENT_ACTIONS.get(res.intent_type, ""),
                         res.area_id,
                         res.domain,
                     )
