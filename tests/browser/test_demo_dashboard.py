@@ -6,7 +6,8 @@ on a free port of 127.0.0.1. Debian's Chromium, driven headless by Selenium thro
 ChromeDriver, logs in through the real login page as the demo user, opens the demo dashboard
 and waits until the Occupancy tile shows the simulated visitor ("demo_day" scenario: they
 walk in 8 s after the room starts). The access token the frontend stored confirms the state
-through the REST API. A screenshot of the dashboard is saved to ``artifacts/dashboard.png``.
+through the REST API, and the history card draws its timeline chart with the turn on in it.
+A screenshot of the dashboard is saved to ``artifacts/dashboard.png``.
 
 This test does not use the ``hass`` fixture: Home Assistant runs in its own process, so
 the autouse fixtures of ``tests/conftest.py`` that need ``hass`` are replaced here by
@@ -41,6 +42,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 USERNAME = "demo"
 PASSWORD = "echosense-demo"  # the demo's documented password (README.md)
 OCCUPANCY_ENTITY = "binary_sensor.simulated_room_demo_occupancy"
+MOTION_ENTITY = "binary_sensor.simulated_room_demo_motion"
 OCCUPANCY_TILE_NAME = "Occupancy"
 OCCUPIED_TEXT = "Detected"  # the occupancy device class shows "Detected" / "Clear"
 CLEAR_TEXT = "Clear"
@@ -50,7 +52,7 @@ HA_START_TIMEOUT_S = 150.0  # first start of a fresh configuration on 2 busy cor
 PAGE_TIMEOUT_S = 60.0  # login page, dashboard and tile rendering
 OCCUPANCY_TIMEOUT_S = 180.0  # the visitor walks in 8 s after the room starts; detection takes seconds
 HA_STOP_TIMEOUT_S = 30.0
-HISTORY_CARD_TIMEOUT_S = 10.0  # for the screenshot only; the test does not depend on it
+HISTORY_CARD_TIMEOUT_S = 30.0  # the chart follows the recorder's live history stream
 POLL_S = 0.5
 
 try:
@@ -99,6 +101,22 @@ const text = (node) => {
   return t;
 };
 return cards.map((c) => text(c).replace(/\\s+/g, ' ').trim());
+"""
+
+# The history card's timeline charts: per chart, whether its canvas is drawn and, per row, the
+# entity and its states in order (the chart's own data, from the recorder's history stream).
+HISTORY_CHARTS_JS = """
+const deep = (root, selector, found = []) => {
+  root.querySelectorAll(selector).forEach((e) => found.push(e));
+  root.querySelectorAll('*').forEach((e) => { if (e.shadowRoot) deep(e.shadowRoot, selector, found); });
+  return found;
+};
+return deep(document, 'hui-history-graph-card').flatMap((card) =>
+  deep(card.shadowRoot, 'state-history-chart-timeline').map((chart) => ({
+    drawn: deep(chart.shadowRoot, 'canvas').length > 0,
+    rows: (chart.data || []).map((row) => ({entity_id: row.entity_id, states: row.data.map((s) => s.state)})),
+  }))
+);
 """
 
 
@@ -239,6 +257,7 @@ def browser() -> Generator[Any]:
             f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console, for failures
         driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
         try:
             yield driver
@@ -298,6 +317,20 @@ def _history(base_url: str, token: str) -> list[str] | None:
     return states if "on" in states else None
 
 
+def _console_errors(driver: Any) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _history_chart(driver: Any) -> list[dict[str, Any]] | None:
+    """The history card's drawn timeline charts, once one holds the occupancy sensor's turn on."""
+    charts = driver.execute_script(HISTORY_CHARTS_JS)
+    for chart in charts:
+        states = [row["states"] for row in chart["rows"] if row["entity_id"] == OCCUPANCY_ENTITY]
+        if chart["drawn"] and states and "on" in states[0]:
+            return list(charts)
+    return None
+
+
 def _occupancy_tile_text(driver: Any) -> str | None:
     texts = driver.execute_script(CARD_TEXTS_JS, "hui-tile-card")
     return next((t for t in texts if t.startswith(OCCUPANCY_TILE_NAME)), None)
@@ -340,15 +373,21 @@ def test_dashboard_shows_occupancy_turn_on(home_assistant: str, browser: Any) ->
     assert history.index("off") < history.index("on")
     print(f"the page showed {CLEAR_TEXT!r} before {OCCUPIED_TEXT!r}: {any(CLEAR_TEXT in t for t in seen)}")
 
-    # The history graph loads in the background; give it a bounded moment for the picture.
-    deadline = time.monotonic() + HISTORY_CARD_TIMEOUT_S
-    history_text = ""
-    while time.monotonic() < deadline:
-        history_text = " ".join(browser.execute_script(CARD_TEXTS_JS, "hui-history-graph-card"))
-        if history_text and "Loading" not in history_text:
-            break
-        time.sleep(POLL_S)
-    print(f"history graph card: {history_text[:200]!r}")
+    # The history card draws the same turn on in its timeline chart (it stays on "Loading state
+    # history" if its start fails, e.g. the sensor integration not yet set up when the page opened).
+    try:
+        charts = _wait_for(
+            "the history card's chart to show the turn on", HISTORY_CARD_TIMEOUT_S, lambda: _history_chart(browser)
+        )
+    except BaseException:
+        print(f"history card: {browser.execute_script(CARD_TEXTS_JS, 'hui-history-graph-card')}")
+        print(f"history charts: {browser.execute_script(HISTORY_CHARTS_JS)}")
+        print(f"browser console errors: {_console_errors(browser)}")
+        raise
+    print(f"history card charts: {charts}")
+    rows = {row["entity_id"] for chart in charts for row in chart["rows"]}
+    assert rows == {OCCUPANCY_ENTITY, MOTION_ENTITY}
+    assert "Loading" not in " ".join(browser.execute_script(CARD_TEXTS_JS, "hui-history-graph-card"))
     time.sleep(1.0)  # let the tile's "on" colour transition finish before the picture
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
