@@ -1,5 +1,5 @@
-"""The frontend's service list loads with echo_sense set up (services.yaml valid; regression:
-the demo's history card hung when HA's own ai_task -> camera import failed)."""
+"""The frontend's service list loads with echo_sense set up (services.yaml valid, and HA's own
+ai_task -> camera import finds PyTurboJPEG)."""
 
 from __future__ import annotations
 
