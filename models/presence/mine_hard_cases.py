@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recipe
@@ -35,7 +36,7 @@ def main() -> int:
     names: list[str] = []
     frames: list[int] = []
     stats = {"negatives": 0, "hard_negatives": 0, "positives": 0, "hard_positives": 0}
-    for ex in recipe.load_pool("mining"):
+    for ex in tqdm(recipe.load_pool("mining"), desc="mine hard cases", file=sys.stderr, mininterval=5):
         x, y = recipe.windows(ex)
         idx = np.flatnonzero(ex["target"] >= 0)
         with torch.no_grad():

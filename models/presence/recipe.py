@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from scipy.signal import butter, sosfilt
+from tqdm import tqdm
 
 from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES, MOTION_CLASSES
 from echo_sense_dsp.presence.demodulation import HOP_S
@@ -276,7 +277,7 @@ def generate(pool: str, count: int, worker: int, workers: int) -> None:
     out = cache_dir() / pool
     out.mkdir(exist_ok=True)
     base = {"seed": 100000, "mining": 200000}[pool]
-    for i in range(worker, count, workers):
+    for i in tqdm(range(worker, count, workers), desc=f"generate {pool}", file=sys.stderr, mininterval=5):
         path = out / f"{base + i}.npz"
         if path.exists():
             continue
@@ -386,6 +387,9 @@ def train(stage: str) -> None:
     rng = np.random.default_rng(0)
     p = w_all / w_all.sum()
     t0 = time.time()
+    bar = tqdm(
+        total=epochs * len(range(0, len(y_all), cfg["batch"])), desc=f"train {stage}", file=sys.stderr, mininterval=5
+    )
     for epoch in range(epochs):
         order = rng.choice(len(y_all), size=len(y_all), p=p)
         total = 0.0
@@ -402,7 +406,9 @@ def train(stage: str) -> None:
                 for prm in model.parameters():
                     prm.clamp_(-cfg["weight_clip"], cfg["weight_clip"])
             total += loss.item() * len(i)
+            bar.update()
         print(f"{stage} epoch {epoch} loss {total / len(order):.4f} ({time.time() - t0:.0f}s)", flush=True)
+    bar.close()
     ckpt = cache_dir() / f"{stage}.pt"
     torch.save(
         {
