@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from echo_sense_dsp.voice.features import FEATURE_LAYOUT
 
@@ -151,6 +153,7 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
     t0 = time.monotonic() - elapsed_s
     last_ck = last_eval = time.monotonic()
     running = []
+    bar = tqdm(total=round(budget_s), initial=round(elapsed_s), unit="s", desc="train", file=sys.stderr, mininterval=10)
 
     def save(path: Path) -> None:
         torch.save(
@@ -188,6 +191,7 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
         step += 1
         running.append((float(lg), float(lr_)))
         now = time.monotonic()
+        bar.update(min(round(now - t0), bar.total) - bar.n)  # the bar runs over the time budget
         if now - last_eval > 60.0 * t["eval_minutes"]:
             vg, vr = evaluate(net, val, cfg)
             tg, tr = np.mean(running, axis=0)
@@ -205,6 +209,7 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
         if now - last_ck > 60.0 * t["checkpoint_minutes"]:
             save(last)
             last_ck = time.monotonic()
+    bar.close()
     vg, vr = evaluate(net, val, cfg)
     v = vg + t["strength_weight"] * vr
     print(f"final step {step} val g {vg:.4f} r {vr:.4f}", flush=True)
