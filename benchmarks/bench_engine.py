@@ -21,6 +21,7 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 from common import environment_header
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 from echo_sense_dsp.audio import AudioEngine, SimulatedBackend, Subscription
 
@@ -116,7 +118,7 @@ def stage_table(blocks: int, rng: np.random.Generator) -> tuple[list[str], float
     wall = time.perf_counter
     wall_total: list[float] = []
     n_in = MICS
-    for k in range(blocks):
+    for k in tqdm(range(blocks), desc="lock-step blocks", file=sys.stderr, mininterval=5):
         if engine.media_bus.queued_s < 0.5:
             engine.media_bus.write(_media(2.0, rng))
         if k % 200 == 0:  # a 1 s announcement every 2 s
@@ -185,10 +187,13 @@ def realtime_run(seconds: float, rng: np.random.Generator) -> dict[str, object]:
     wall0, cpu0 = time.monotonic(), time.process_time()
     engine.start()
     end = wall0 + seconds
+    bar = tqdm(total=round(seconds), unit="s", desc="real-time run", file=sys.stderr, mininterval=5)
     while time.monotonic() < end:
         if engine.media_bus.queued_s < 1.0:
             engine.media_bus.write(_media(2.0, rng), timeout=0)
         time.sleep(0.05)
+        bar.update(min(round(time.monotonic() - wall0), bar.total) - bar.n)
+    bar.close()
     stats = engine.stats()
     process_load = (time.process_time() - cpu0) / (time.monotonic() - wall0)
     engine.stop()
