@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from common import cpu_name, git_commit
+from tqdm import tqdm
 
 from echo_sense_dsp.room import LiveRoom, RoomEngine, load_scenario, render_scenario, scenario_drive
 from echo_sense_dsp.room.engine import OFFLINE_CHUNK_FRAMES
@@ -70,7 +71,8 @@ def bench_offline(duration_s: float) -> list[str]:
         RoomEngine(sc)
         setup = time.process_time() - c0
         c0, t0 = time.process_time(), time.perf_counter()
-        render_scenario(sc)
+        with tqdm(total=100, unit="%", desc=f"render {sc.name}", file=sys.stderr, mininterval=5) as bar:
+            render_scenario(sc, progress=lambda f: bar.update(round(100 * f) - bar.n))
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
         rows.append(
             f"| {sc.name} | {sc.duration_s:.0f} | {setup:.2f} | {cpu:.2f} | {sc.duration_s / cpu:.1f} | {wall:.2f} |"
@@ -99,7 +101,7 @@ def bench_live(duration_s: float) -> list[str]:
             for i in range(0, start, 16384):
                 live.process(drive[i : min(i + 16384, start)])
         times = np.empty(n_blocks)
-        for b in range(n_blocks):
+        for b in tqdm(range(n_blocks), desc=label, file=sys.stderr, mininterval=5):
             blk = drive[start + b * BLOCK : start + (b + 1) * BLOCK]
             t0 = time.thread_time()
             live.process(blk)
