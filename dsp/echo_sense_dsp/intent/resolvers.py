@@ -595,8 +595,28 @@ def _domain_of(cmd: Command, ctx: HomeContext) -> str | None:
     return None
 
 
+_OPEN_CLOSE_PRONOUN = re.compile(r"^(?P<verb>open|close|shut)\s+(?:it|them|that|those|these)(?:\s+(?:up|back up))?$")
+
+
+def _open_close_anaphora(inp: RuleInput) -> Resolution | None:
+    """'close them', 'open it': the covers of the last turn that had any."""
+    match = _OPEN_CLOSE_PRONOUN.match(inp.text)
+    if not match:
+        return None
+    covers = _pronoun_entities(inp, frozenset({"cover"}))
+    if not covers:
+        return None
+    opening = match.group("verb") == "open"
+    verb, intent = ("open", TURN_ON) if opening else ("close", TURN_OFF)
+    commands = tuple(Command(f"{verb} the {_entity_text(e)}", intent, (e.entity_id,), verb, e.area_id) for e in covers)
+    return Resolution("anaphora", commands, 0.9)
+
+
 def rule_anaphora(inp: RuleInput) -> Resolution | None:
-    """'turn it off', 'switch that on': act on the entities of the last turn."""
+    """'turn it off', 'switch that on', 'close them': act on the entities of the last turn."""
+    covers = _open_close_anaphora(inp)
+    if covers is not None:
+        return covers
     for pattern in _ON_OFF:
         match = pattern.match(inp.text)
         if match and match.group("obj") in _PRONOUNS:

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from conftest import NOW_S, make_context
 
-from echo_sense_dsp.intent import AgentResult, HomeContext, Outcome, Rewriter
+from echo_sense_dsp.intent import AgentResult, EntityInfo, HomeContext, Outcome, Rewriter
 
 
 def _home(area_id: str | None = "living_room") -> HomeContext:
@@ -133,3 +133,13 @@ def test_a_single_noun_of_one_devices_name_is_that_device() -> None:
     )
     decision = rw.rewrite("kill the ceiling", _home("kitchen"), time_s=NOW_S)
     assert decision.expected_entity_ids == ("light.living_room_ceiling",)
+
+
+def test_close_them_means_the_covers_of_the_last_turn() -> None:
+    blinds = EntityInfo("cover.blinds", "Living Room Blinds", area_id="living_room", state="open", device_class="blind")
+    ctx = replace(_home(), entities=(*_home().entities, blinds))
+    rw = Rewriter()
+    _said(rw, "open the living room blinds", AgentResult(True, "HassTurnOn", ("cover.blinds",)), ctx)
+    assert _next(rw, "close them", ctx) == ("close the living room blinds", "anaphora", ("cover.blinds",))
+    # Without a cover in the dialogue there is nothing to close.
+    assert not Rewriter().rewrite("close them", ctx, conversation_id="x", time_s=NOW_S).changed
