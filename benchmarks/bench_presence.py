@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import onnxruntime
 from scipy.signal import butter, sosfilt
+from scipy.stats import chi2
 
 from echo_sense_dsp.presence import (
     Calibration,
@@ -41,6 +42,7 @@ from echo_sense_dsp.presence import (
     plan_calibration,
 )
 from echo_sense_dsp.room import LiveRoom, load_scenario, render_scenario, scenario_drive
+from echo_sense_dsp.room.baseband import BasebandRoom
 
 FS = 96000
 BLOCK = 960  # the engine's 10 ms block
@@ -48,6 +50,7 @@ HOLD_TIME_S = 60.0  # the library default
 ROOM = {"size_m": [5.0, 4.0, 2.7], "absorption": [0.2, 0.2, 0.25, 0.25, 0.3, 0.15]}
 DEVICE_POS = [0.3, 2.0, 0.8]
 SCORERS = ("neural", "energy_threshold")
+RANGE_NOISE_DBFS = (-85.0, -90.0, -95.0)  # -100 dBFS: the main range table
 
 
 def _cpu() -> str:
@@ -278,6 +281,149 @@ def calibrate(dev: dict[str, Any]) -> Calibration:
     return cal
 
 
+# ----------------------------------------------------------------------------- long empty-room runs
+
+LONG_CHUNK_S = 600.0  # one random empty room per 10 simulated minutes
+
+
+def long_empty_scenario(i: int, dev: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The i-th random empty room of the long run: room, distractors (fan, curtains + HVAC, next room)."""
+    rng = np.random.default_rng([8100, i])
+    lx, ly, lz = float(rng.uniform(3.5, 7.0)), float(rng.uniform(3.0, 5.5)), float(rng.uniform(2.4, 3.0))
+    room = {
+        "size_m": [lx, ly, lz],
+        "absorption": [float(a) for a in rng.uniform(0.1, 0.5, size=6)],
+        "rir_length_s": 0.12,
+        "wall_transmission_loss_db": float(rng.uniform(35.0, 55.0)),
+    }
+    d = dict(dev, position_m=[0.3, float(rng.uniform(0.5, ly - 0.5)), float(rng.uniform(0.5, 1.2))])
+    parts: dict[str, Any] = {"room": room}
+    kinds = []
+    while not kinds:  # at least one distractor (a bare empty room is the easy case)
+        kinds = [k for k in ("fan", "curtains + HVAC", "next room") if rng.random() < 0.5]
+    spot = lambda: [float(rng.uniform(0.8, lx - 0.4)), float(rng.uniform(0.4, ly - 0.4))]  # noqa: E731
+    if "fan" in kinds:
+        ang = rng.uniform(0, 2 * np.pi)
+        parts["fans"] = [
+            {
+                "position_m": [*spot(), float(rng.uniform(0.5, 2.0))],
+                "axis": [float(np.cos(ang)), float(np.sin(ang)), float(rng.uniform(-0.3, 0.3))],
+                "radius_m": float(rng.uniform(0.08, 0.25)),
+                "blades": int(rng.integers(2, 6)),
+                "rpm": float(rng.uniform(400.0, 1500.0)),
+                "reflectivity_m": float(rng.uniform(0.01, 0.04)),
+            }
+        ]
+    if "curtains + HVAC" in kinds:
+        parts["curtains"] = [
+            {
+                "center_m": [lx - 0.1, float(rng.uniform(0.8, ly - 0.8)), 1.3],
+                "normal": [-1.0, 0.0, 0.0],
+                "width_m": float(rng.uniform(0.8, 2.0)),
+                "sway_m": float(rng.uniform(0.01, 0.06)),
+                "sway_hz": float(rng.uniform(0.1, 0.6)),
+            }
+        ]
+        parts["turbulence"] = {"strength": float(rng.uniform(0.5, 3.0)), "bandwidth_hz": float(rng.uniform(0.2, 1.5))}
+    if "next room" in kinds:  # walks and sits behind a side wall, all along the chunk
+        y = ly + float(rng.uniform(0.4, 1.5)) if rng.random() < 0.5 else -float(rng.uniform(0.4, 1.5))
+        t, x = 0.0, float(rng.uniform(0.3, lx))
+        kfs: list[dict[str, Any]] = []
+        while t < LONG_CHUNK_S:
+            nx = float(rng.uniform(0.3, lx))
+            kfs.append({"t_s": t, "position_m": [x, y], "posture": "walking"})
+            t += max(abs(nx - x) / float(rng.uniform(0.5, 1.5)), 0.5)
+            x = nx
+            act = str(rng.choice(["still", "reading", "typing", "reaching"]))
+            kfs.append({"t_s": t, "position_m": [x, y], "posture": "sitting", "activity": act})
+            t += float(rng.uniform(5.0, 60.0))
+        parts["people"] = [{"name": "neighbour", "keyframes": kfs}]
+    return scenario(f"long_empty_{i}", LONG_CHUNK_S, 8100 + i, d, **parts), " + ".join(kinds)
+
+
+def _code_key() -> str:
+    """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid."""
+    import hashlib
+
+    import echo_sense_dsp
+
+    base = Path(echo_sense_dsp.__file__).parent
+    h = hashlib.sha256()
+    presence = ("demodulation", "features", "music", "classifier", "detector", "tracker", "probe")
+    room = ("baseband", "engine", "motion", "geometry", "scenario")
+    files = [base / "presence" / f"{n}.py" for n in presence] + [base / "room" / f"{n}.py" for n in room]
+    for f in [*files, base / "assets" / "presence.onnx"]:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def run_long_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, Any]:
+    """One long-run chunk: every scorer on the same baseband rendering; cached (resumable)."""
+    import json
+
+    sc, kinds = long_empty_scenario(i, dev)
+    path = CACHE / "long" / f"{_code_key()}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.json"
+    if path.exists():
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    room = BasebandRoom(sc, cal.frequency_hz, cal.probe_settings().amplitude)
+    dets = {
+        s: PresenceDetector(
+            cal, mic_count=4, scorer=s, hold_time_s=HOLD_TIME_S, duty_cycle=DutyCycleSettings(enabled=False)
+        )
+        for s in SCORERS
+    }
+    mid_hop = dets[SCORERS[0]].hop_frames * room.rate_hz // FS
+    hops = round(LONG_CHUNK_S * FS) // dets[SCORERS[0]].hop_frames
+    occupied = {s: np.zeros(hops, dtype=bool) for s in SCORERS}
+    cpu = dict.fromkeys(SCORERS, 0.0)
+    for h in range(hops):
+        env = room.process(mid_hop)
+        for s, det in dets.items():
+            c0 = time.thread_time()
+            occupied[s][h] = det.process_mid_rate(env).occupied
+            cpu[s] += time.thread_time() - c0
+    out = {
+        "scenario": i,
+        "kinds": kinds,
+        "seconds": hops * dets[SCORERS[0]].hop_frames / FS,
+        "false_alarms": {s: int(np.sum(np.diff(occupied[s].astype(int)) == 1) + int(occupied[s][0])) for s in SCORERS},
+        "occupied_fraction": {s: float(occupied[s].mean()) for s in SCORERS},
+        "cpu_s": cpu,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out))
+    tmp.replace(path)
+    return out
+
+
+def range_at_noise(self_noise_dbfs: float, n_near: int, n_far: int) -> dict[str, Any]:
+    """Calibrate a device with this mic self-noise, then its walk-ins (neural), rendered at baseband."""
+    from echo_sense_dsp.room import scenario_labels
+
+    dev = device(self_noise_dbfs)
+    cal = calibrate(dev)
+    points = []
+    for i, far in [(i, False) for i in range(n_near)] + [(i, True) for i in range(n_far)]:
+        sc = walk_in(i, dev, far=far)
+        room = BasebandRoom(sc, cal.frequency_hz, cal.probe_settings().amplitude)
+        det = PresenceDetector(cal, mic_count=4, hold_time_s=HOLD_TIME_S, duty_cycle=DutyCycleSettings(enabled=False))
+        hops = round(sc["duration_s"] * FS) // det.hop_frames
+        mid_hop = det.hop_frames * room.rate_hz // FS
+        decisions = [det.process_mid_rate(room.process(mid_hop)) for _ in range(hops)]
+        labels = scenario_labels(load_scenario(sc), sc["duration_s"])
+        entry_i = int(np.argmax(labels.occupied))
+        t_entry = entry_i * labels.hop_s
+        after = [d.t for d in decisions if d.t >= t_entry and d.occupied]
+        points.append(((after[0] - t_entry) if after else np.inf, float(labels.nearest_distance_m[entry_i])))
+    return {"cal": cal, "points": points}
+
+
+def poisson_upper(k: int, exposure: float, confidence: float = 0.95) -> float:
+    """One-sided upper confidence bound of a Poisson rate after k events in ``exposure``."""
+    return float(chi2.ppf(confidence, 2 * (k + 1)) / 2.0 / exposure)
+
+
 def percent(x: float) -> str:
     return f"{100.0 * x:.1f} %"
 
@@ -287,7 +433,18 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter scenarios")
     parser.add_argument("--self-noise-dbfs", type=float, default=-100.0)
     parser.add_argument("--prerender", action="store_true", help="only render the open-loop suite into the cache")
+    parser.add_argument(
+        "--empty-hours",
+        type=float,
+        default=None,
+        help="simulated hours of random empty rooms (fan, curtains + HVAC, next room) for the false-alarm rate; "
+        "rendered at baseband in 10 min chunks, cached and resumable (default 2, --quick 0.5)",
+    )
+    parser.add_argument("--long-only", action="store_true", help="only run (and cache) the long empty-room chunks")
+    parser.add_argument("--worker", type=int, default=0, help="with --long-only: this process's share ...")
+    parser.add_argument("--workers", type=int, default=1, help="... of this many processes")
     args = parser.parse_args()
+    empty_hours = args.empty_hours if args.empty_hours is not None else (0.5 if args.quick else 2.0)
     n_walk = 6 if args.quick else 12
     n_far = 3 if args.quick else 5
     empty_s = 20.0 if args.quick else 45.0
@@ -296,6 +453,12 @@ def main() -> int:
     scorers = () if args.prerender else SCORERS
     t_start = time.time()
     cal = calibrate(dev)
+    chunks = max(1, round(empty_hours * 3600.0 / LONG_CHUNK_S))
+    if args.long_only:
+        for i in range(args.worker, chunks, args.workers):
+            r = run_long_chunk(i, cal, dev)
+            print(f"long run {i}: {r['kinds']}: {r['false_alarms']}", flush=True)
+        return 0
     print(
         f"# Presence benchmark\n\nCPU: {_cpu()} | Python {platform.python_version()} | numpy {np.__version__} | "
         f"onnxruntime {onnxruntime.__version__} | commit {_commit()} | sample rate {FS} Hz | 4 mics\n"
@@ -342,6 +505,14 @@ def main() -> int:
     if args.prerender:
         print("rendered the open-loop suite into", CACHE)
         return 0
+    long_runs = []
+    for i in range(chunks):
+        long_runs.append(run_long_chunk(i, cal, dev))
+        print(f"long run {i}: {long_runs[-1]['kinds']}: {long_runs[-1]['false_alarms']}", file=sys.stderr, flush=True)
+    long_s = sum(r["seconds"] for r in long_runs)
+    for s in SCORERS:
+        results[s]["long_fa"] = sum(r["false_alarms"][s] for r in long_runs)
+        results[s]["cpu_long"] = sum(r["cpu_s"][s] for r in long_runs) / long_s
     for i, (activity, music_db) in enumerate((("reading", None), ("typing", None), ("reading", -12.0))):
         sc = seated(i, dev, seated_s, activity)
         for s in SCORERS:
@@ -362,7 +533,8 @@ def main() -> int:
         r = results[s]
         lats = np.array([x[0] for x in r["lat"] if x[1] <= 4.0])
         lats_m = np.array([x[0] for x in r["lat_music"] if x[1] <= 4.0])
-        fa_nm = sum(v[0] for k, v in r["fa"].items() if not k.startswith("music"))
+        fa_nm = sum(v[0] for k, v in r["fa"].items() if not k.startswith("music")) + r["long_fa"]
+        exposure_nm = empty_time["no music"] + long_s
         fa_m = sum(v[0] for k, v in r["fa"].items() if k.startswith("music"))
         fin = lats[np.isfinite(lats)]
         name = "neural (CNN, ONNX)" if s == "neural" else "baseline: Doppler-energy threshold"
@@ -370,10 +542,11 @@ def main() -> int:
             f"| {name} | {percent(float(np.mean(lats <= 1.0)))} ({len(lats)}) | "
             f"{(np.median(fin) * 1000 if fin.size else float('nan')):.0f} ms | "
             f"{(np.percentile(fin, 95) * 1000 if fin.size else float('nan')):.0f} ms | "
-            f"{fa_nm * 86400 / max(empty_time['no music'], 1):.0f} "
-            f"({fa_nm} in {empty_time['no music'] / 60:.0f} min) | "
+            f"{fa_nm * 86400 / exposure_nm:.1f} ({fa_nm} in {exposure_nm / 3600:.1f} h; 95 % bound "
+            f"{poisson_upper(fa_nm, exposure_nm / 86400):.1f}) | "
             f"{percent(float(np.mean(r['held'])))} | {percent(float(np.mean(lats_m <= 1.0)))} ({len(lats_m)}) | "
-            f"{fa_m * 86400 / max(empty_time['music'], 1):.0f} ({fa_m} in {empty_time['music'] / 60:.0f} min) | "
+            f"{fa_m * 86400 / max(empty_time['music'], 1):.0f} ({fa_m} in {empty_time['music'] / 60:.1f} min; "
+            f"95 % bound {poisson_upper(fa_m, empty_time['music'] / 86400):.0f}) | "
             f"{percent(float(np.mean(r['held_music'])))} | {percent(float(np.mean(r['cpu'])))} | "
             f"{percent(float(np.mean(r['duty'])))} |"
         )
@@ -383,6 +556,26 @@ def main() -> int:
     for name in results[SCORERS[0]]["fa"]:
         cells = [f"{results[s]['fa'][name][0]} ({percent(results[s]['fa'][name][1])})" for s in SCORERS]
         print(f"| {name} ({empty_s:.0f} s) | " + " | ".join(cells) + " |")
+    print(
+        f"\nLong empty-room run: {len(long_runs)} random rooms x {LONG_CHUNK_S / 60:.0f} min = {long_s / 3600:.1f} h "
+        "(rendered at baseband by BasebandRoom; false alarms = rising edges of occupancy):\n"
+    )
+    print("| distractors | rooms | hours | " + " | ".join(f"{s} false alarms" for s in SCORERS) + " |")
+    print("|---|---|---|" + "---|" * len(SCORERS))
+    for kinds in sorted({r["kinds"] for r in long_runs}):
+        rs = [r for r in long_runs if r["kinds"] == kinds]
+        cells = [str(sum(r["false_alarms"][s] for r in rs)) for s in SCORERS]
+        print(f"| {kinds} | {len(rs)} | {sum(r['seconds'] for r in rs) / 3600:.2f} | " + " | ".join(cells) + " |")
+    print(
+        "| all | "
+        + f"{len(long_runs)} | {long_s / 3600:.2f} | "
+        + " | ".join(
+            f"{results[s]['long_fa']} ({results[s]['long_fa'] * 86400 / long_s:.1f} / 24 h, 95 % bound "
+            f"{poisson_upper(results[s]['long_fa'], long_s / 86400):.1f})"
+            for s in SCORERS
+        )
+        + " |"
+    )
     print("\nRange: walk-ins by distance from the device at entry (detected within 1 s / total):\n")
     print("| entry distance | " + " | ".join(SCORERS) + " |")
     print("|---|" + "---|" * len(SCORERS))
@@ -393,6 +586,28 @@ def main() -> int:
             pts = [x for x in results[s]["lat"] + results[s]["far"] if lo <= x[1] < hi]
             cells.append(f"{sum(1 for x in pts if x[0] <= 1.0)}/{len(pts)}")
         print(f"| {lo:.1f}-{hi:.1f} m | " + " | ".join(cells) + " |")
+    print(
+        "\nRange against mic self-noise (neural; walk-ins rendered at baseband; digital MEMS mics of -26 dBFS "
+        "sensitivity and 65 dB(A) SNR are about -91 dBFS(A) in 20 kHz, about -86 dBFS as white noise over 48 kHz; "
+        "-100 dBFS takes a quiet mic):\n"
+    )
+    print(
+        "| self-noise | calibration: probe, predicted range | "
+        + " | ".join(f"{lo:.1f}-{hi:.1f} m" for lo, hi in bins)
+        + " |"
+    )
+    print("|---|---|" + "---|" * len(bins))
+    for noise in RANGE_NOISE_DBFS:
+        rr = range_at_noise(noise, n_walk, n_far)
+        c = rr["cal"]
+        cells = []
+        for lo, hi in bins:
+            pts = [x for x in rr["points"] if lo <= x[1] < hi]
+            cells.append(f"{sum(1 for x in pts if x[0] <= 1.0)}/{len(pts)}")
+        print(
+            f"| {noise:.0f} dBFS | {c.frequency_hz / 1000:.0f} kHz at {c.level_db:.0f} dBFS, "
+            f"{c.expected_range_m:.1f} m | " + " | ".join(cells) + " |"
+        )
     print(
         f"\nHold time {HOLD_TIME_S:.0f} s; seated scenarios run closed loop with the duty cycle on; "
         f"false-alarm rates are extrapolated from {sum(empty_time.values()) / 60:.0f} min of simulated empty rooms "

@@ -49,13 +49,15 @@ class PolyphaseDecimator:
         self.factor = factor
         self.block_frames = block_frames
         self._phases = len(taps) // factor
-        # taps reversed and split into (phases, factor) so that window row k dotted gives y[k]
-        self._kernel = np.ascontiguousarray(taps[::-1].reshape(self._phases, factor)).astype(np.float32)
+        # taps reversed, so that window k dotted with them gives y[k]
+        self._taps = np.ascontiguousarray(taps[::-1]).astype(np.float32)
         self._history = np.zeros(((self._phases - 1) * factor + block_frames, channels), dtype=np.complex64)
         self._out_frames = block_frames // factor
-        self._kernel_t = np.ascontiguousarray(self._kernel.T).astype(np.complex64)  # (factor, phases)
-        self._partial = np.empty((self._out_frames + self._phases - 1, channels, self._phases), dtype=np.complex64)
-        self._out = np.empty((self._out_frames, channels), dtype=np.complex64)
+        # windows of taps input frames, one per output frame, on the history seen as float32 pairs
+        self._windows = np.lib.stride_tricks.sliding_window_view(self._history.view(np.float32), len(taps), axis=0)[
+            ::factor
+        ]  # (out_frames, 2 channels, taps), a view
+        self._out = np.empty((self._out_frames, 2 * channels), dtype=np.float32)
 
     def reset(self) -> None:
         """Forget the filter state."""
@@ -76,14 +78,8 @@ class PolyphaseDecimator:
         hist = self._history
         hist[:keep] = hist[self.block_frames :] if keep else hist[:0]
         hist[keep:] = block
-        rows = hist.reshape(-1, self.factor, hist.shape[1])  # (out + phases - 1, factor, ch)
-        # one matrix product for every phase: (rows, ch, factor) @ (factor, phases)
-        np.matmul(rows.transpose(0, 2, 1), self._kernel_t, out=self._partial)
-        out = self._out
-        np.copyto(out, self._partial[: self._out_frames, :, 0])
-        for p in range(1, self._phases):
-            out += self._partial[p : p + self._out_frames, :, p]
-        return out
+        np.matmul(self._windows, self._taps, out=self._out)
+        return self._out.view(np.complex64)
 
 
 class Demodulator:
@@ -115,6 +111,7 @@ class Demodulator:
         taps2 = firwin(second_factor * _SECOND_STAGE_TAPS_PER_PHASE, _BASEBAND_CUTOFF_HZ, window=window, fs=MID_RATE_HZ)
         self._stage1 = PolyphaseDecimator(taps1, first_factor, self.hop_frames, channels)
         self._stage2 = PolyphaseDecimator(taps2, second_factor, self.hop_frames // first_factor, channels)
+        self.mid_hop = self.hop_frames // first_factor
         n = np.arange(self.hop_frames, dtype=np.float64)
         step = 2.0 * math.pi * frequency_hz / sample_rate
         self._oscillator = np.exp(-1j * step * n).astype(np.complex64)  # one hop, phase 0 at its start
@@ -145,6 +142,22 @@ class Demodulator:
         self._phase *= self._hop_rotation
         self._phase /= abs(self._phase)
         return self._stage2.process(self._stage1.process(self._mixed))
+
+    def decimate_mid(self, mid: NDArray[np.complex64]) -> NDArray[np.complex64]:
+        """The second stage alone, for a hop already mixed down to :data:`MID_RATE_HZ`.
+
+        Parameters
+        ----------
+        mid : ndarray, shape (mid_hop, channels), complex64: the complex envelope around the
+            carrier at 12 kHz (a real tone ``A cos(2 pi f0 t + phi)`` is ``A/2 e^{j phi}``), as
+            the room simulator's long-run shortcut renders it
+            (:class:`~echo_sense_dsp.room.baseband.BasebandRoom`).
+
+        Returns
+        -------
+        ndarray, shape (baseband_hop, channels), complex64, as :meth:`process` returns.
+        """
+        return self._stage2.process(mid)
 
 
 __all__ = ["BASEBAND_RATE_HZ", "HOP_S", "MID_RATE_HZ", "Demodulator", "PolyphaseDecimator"]

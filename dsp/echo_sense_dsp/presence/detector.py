@@ -147,6 +147,7 @@ class PresenceDetector:
         self._learned_frames = 0
         self._buffer: NDArray[np.float32] | None = None  # (hop_frames, mic_count + 1)
         self._fill = 0
+        self._mid: NDArray[np.complex64] | None = None  # process_mid_rate's hop
         self._hops = 0
         self._sensing_hops = 0
         self._paused_hops = 0
@@ -255,9 +256,39 @@ class PresenceDetector:
                     self._learn_probe()
                 self.last_decision = PresenceDecision(t, False, "none", 0.0, False)
                 return self.last_decision
+        assert self._front is not None
+        self._front.process(hop[:, :-1], reference)
+        return self._decide(t)
+
+    def process_mid_rate(self, mic_envelope: NDArray[np.complex64]) -> PresenceDecision:
+        """Feed one hop of the mics' 12 kHz complex envelope around a steady probe; get its decision.
+
+        The long-run shortcut: :class:`~echo_sense_dsp.room.baseband.BasebandRoom` renders the
+        capture of a steady probe directly as that envelope, and everything after the mixer and
+        the first decimator runs as in :meth:`process`. The drive is the calibrated probe alone,
+        so its regressors' envelopes are constants (d: ``A/2``; d^2: none at the carrier;
+        d^3: ``3 A^3 / 8``). Needs a calibration.
+
+        Parameters
+        ----------
+        mic_envelope : ndarray, shape (hop_frames // 8, mic_count), complex64 (at 96 kHz).
+        """
+        front = self._front
+        if front is None or self.probe is None or self.mic_count is None:
+            raise ConfigError("process_mid_rate needs a detector made with a calibration")
+        if self._mid is None:
+            a = self.probe.settings.amplitude
+            self._mid = np.zeros((front.mid_hop, self.mic_count + 3), dtype=np.complex64)
+            self._mid[:, self.mic_count] = a / 2.0
+            self._mid[:, self.mic_count + 2] = 3.0 * a**3 / 8.0
+        self._mid[:, : self.mic_count] = mic_envelope
+        self._hops += 1
+        front.process_mid_rate(self._mid)
+        return self._decide(self._hops * self.hop_frames / self.sample_rate)
+
+    def _decide(self, t: float) -> PresenceDecision:
         front = self._front
         assert front is not None
-        front.process(hop[:, :-1], reference)
         sensing = front.probe_on and front.settled
         p_minor, p_major = self._scorer.score(front) if sensing else (0.0, 0.0)
         occupied = self.tracker.update(t, p_minor, p_major, sensing=sensing, music=front.music_playing)

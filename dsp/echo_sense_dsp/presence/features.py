@@ -164,6 +164,7 @@ class DopplerFrontEnd:
         self._demodulator = Demodulator(frequency_hz, sample_rate, channels)
         self.hop_frames = self._demodulator.hop_frames
         self.baseband_hop = self._demodulator.baseband_hop
+        self.mid_hop = self._demodulator.mid_hop
         self._input = np.zeros((self.hop_frames, channels), dtype=np.float32)
         self._regressor_work = np.zeros((self.hop_frames, len(REGRESSOR_POWERS)), dtype=np.float32)
         pole = float(np.exp(-2.0 * np.pi * STATIC_HIGHPASS_HZ / BASEBAND_RATE_HZ))
@@ -223,13 +224,37 @@ class DopplerFrontEnd:
             self._input[:, m:] = 0.0
         else:
             self._input[:, m:] = reference_regressors(reference, self._regressor_work)
-        baseband = self._demodulator.process(self._input)
-        self.carrier_amplitude = float(abs(baseband[:, m].mean())) if reference is not None else 1.0
+        return self.process_baseband(self._demodulator.process(self._input), reference is not None)
+
+    def process_mid_rate(self, mid: NDArray[np.complex64]) -> NDArray[np.float32]:
+        """Process one hop given as its 12 kHz complex envelope (mics, then d, d^2, d^3).
+
+        See :meth:`~echo_sense_dsp.presence.demodulation.Demodulator.decimate_mid`; everything
+        after the mixer and the first decimator runs as in :meth:`process`.
+        """
+        return self.process_baseband(self._demodulator.decimate_mid(mid))
+
+    def process_baseband(self, baseband: NDArray[np.complex64], reference_known: bool = True) -> NDArray[np.float32]:
+        """Process one hop from the 4 kHz baseband on (what :meth:`process` does after demodulating).
+
+        Parameters
+        ----------
+        baseband : ndarray, shape (baseband_hop, mic_count + 3), complex64: the demodulated
+            mics, then the demodulated drive powers d, d^2, d^3
+            (:func:`~echo_sense_dsp.presence.music.reference_regressors`).
+        reference_known : False when the drive is unknown (the regressor columns are ignored).
+
+        Returns
+        -------
+        ndarray, shape (FEATURE_SIZE,), float32: :attr:`features` (updated in place).
+        """
+        m = self.mic_count
+        self.carrier_amplitude = float(abs(baseband[:, m].mean())) if reference_known else 1.0
         self.update_probe_state()
         if not self.probe_on:
             return self.features
         moving = self.remove_static(baseband)
-        if reference is not None:
+        if reference_known:
             cleaned = self._canceller.process(moving[:, :m], moving[:, m:])
             cancelled_db = self._canceller.cancelled_db
         else:

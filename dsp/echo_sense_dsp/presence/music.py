@@ -30,6 +30,10 @@ EXCURSION_CUTOFFS_HZ = (100.0, 300.0, 1000.0)
 CANCELLER_TAPS = 8  # complex taps per regressor at the 4 kHz baseband (2 ms)
 FORGETTING_PER_HOP = 0.97  # exponential forgetting of the correlations (time constant ~0.65 s)
 _REGULARISATION = 1e-4  # relative to the mean regressor power
+# OpenBLAS hands a matrix product to its thread pool above roughly 65536 multiply-adds; for
+# products this small the threads' hand-off costs far more than the product (measured 7-100x
+# slower on a busy 2-core machine), so every product here stays below this size.
+SINGLE_THREAD_PRODUCT = 40000
 
 
 def reference_regressors(reference: NDArray[np.float32], out: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -70,6 +74,11 @@ class DistortionCanceller:
         self._extended = np.zeros((hop, self.regressor_channels), dtype=np.complex64)
         self._history = np.zeros((CANCELLER_TAPS - 1 + hop, self.regressor_channels), dtype=np.complex64)
         self._x = np.zeros((hop, k), dtype=np.complex128)
+        self._xh = np.zeros((k, hop), dtype=np.complex128)
+        self._gram = np.zeros((k, k), dtype=np.complex128)
+        self._gram_rows = max(1, SINGLE_THREAD_PRODUCT // (k * k))
+        if hop * k * mic_count > SINGLE_THREAD_PRODUCT:
+            raise ValueError(f"{mic_count} mics x {k} regressors x {hop} samples: too large for one product")
         self._r = np.zeros((k, k), dtype=np.complex128)
         self._p = np.zeros((k, mic_count), dtype=np.complex128)
         self._w = np.zeros((k, mic_count), dtype=np.complex128)
@@ -117,9 +126,13 @@ class DistortionCanceller:
         x = self._x
         for tap in range(taps):  # x[:, r*taps + tap] = regressor r delayed by tap samples
             x[:, tap::taps] = hist[taps - 1 - tap : taps - 1 - tap + self._hop]
-        xh = x.conj().T
+        xh = self._xh
+        np.conjugate(x.T, out=xh)
         self._r *= FORGETTING_PER_HOP
-        self._r += xh @ x
+        for lo in range(0, self._hop, self._gram_rows):  # x^H x in row blocks (see SINGLE_THREAD_PRODUCT)
+            hi = min(lo + self._gram_rows, self._hop)
+            np.matmul(xh[:, lo:hi], x[lo:hi], out=self._gram)
+            self._r += self._gram
         self._p *= FORGETTING_PER_HOP
         self._p += xh @ mics
         power = float(np.real(np.trace(self._r))) / self.regressor_count
@@ -138,6 +151,7 @@ __all__ = [
     "EXCURSION_CUTOFFS_HZ",
     "FORGETTING_PER_HOP",
     "REGRESSOR_POWERS",
+    "SINGLE_THREAD_PRODUCT",
     "DistortionCanceller",
     "reference_regressors",
 ]

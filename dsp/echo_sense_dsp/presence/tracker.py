@@ -30,8 +30,13 @@ class TrackerSettings:
     sensitivity : 0..1 (0.5 default); higher accepts weaker evidence in both regimes.
     hold_time_s : seconds without motion before occupancy clears.
     trigger_frames : consecutive frames above the strict threshold that declare occupancy.
-    music_trigger_frames : the same while music plays through the probe's speaker (the
-        canceller's residue makes short bursts; a walker's signature lasts).
+    music_trigger_frames : the same while music plays through the probe's speaker. When the
+        music's distortion changes (a new note, a beat), the canceller's fit still describes the
+        old one until newer data outweighs it: its memory half-life is ln 0.5 / ln
+        :data:`~echo_sense_dsp.presence.music.FORGETTING_PER_HOP` = 23 hops, and its residue can
+        look like motion for up to about that long. 20 hops (0.4 s) is a value picked on the
+        benchmark suite inside that scale: 10 raised a false alarm under loud music, 23 loses
+        walk-ins whose Doppler drops out now and then (see models/presence/CARD.md).
     """
 
     sensitivity: float = 0.5
