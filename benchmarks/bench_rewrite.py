@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from common import environment_header, package_version
+from tqdm import tqdm
 
 from echo_sense_dsp.intent import (
     ACTION_INTENTS,
@@ -263,6 +264,7 @@ def evaluate_home(
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     latencies: list[tuple[float, float]] = []
     t_s = 100_000.0
+    bar = tqdm(total=repeat * len(home["turns"]), desc=home["name"], file=sys.stderr, mininterval=5)
     for rep in range(repeat):
         for turn in home["turns"]:
             t_s += 20.0
@@ -271,6 +273,7 @@ def evaluate_home(
             base = [agent.recognize(turn["utterance"], context)]
             echo = run_echo(rewriter, agent, conv_turn, context, t_s)
             latencies.append((echo.latency_s, echo.cpu_s))
+            bar.update()
             if rep > 0 or turn.get("score", True) is False:
                 continue
             cat = counts[turn["category"]]
@@ -285,9 +288,10 @@ def evaluate_home(
             cat["baseline_wrong_target_actions"] += wrong_actions(base, turn["expect"])
             if not echo_ok:
                 got = [(a.result.intent_type, a.result.entity_ids) for a in echo.answers]
-                print(
+                tqdm.write(
                     f"<!-- {home['name']} {turn['category']} miss: {turn['utterance']!r} -> {got} -->", file=sys.stderr
                 )
+    bar.close()
     return counts, latencies
 
 
