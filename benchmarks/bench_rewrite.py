@@ -103,6 +103,8 @@ class HassilAgent:
             return AgentAnswer(AgentResult(False, error_code="no_intent_match"), {})
         slots = {k: v.value for k, v in match.entities.items()}
         intent = match.intent.name
+        if intent == "HassSetVolume" and "volume_level" in slots:
+            slots["volume_level"] = float(slots["volume_level"]) / 100.0  # HA's handler takes a percentage
         targets = self._targets(intent, slots, context)
         if intent not in TARGETLESS_INTENTS and not targets:
             return AgentAnswer(AgentResult(False, intent, (), "no_valid_targets"), slots)
