@@ -425,6 +425,18 @@ async def test_turn_it_up_after_a_temperature_question_raises_that_thermostat(
     assert rules_logged(home.hass, rewriter_entry)[-1] == "relative_climate"
 
 
+async def test_set_it_to_a_value_after_a_temperature_question_sets_that_thermostat(
+    home: Home, rewriter_entry: MockConfigEntry
+) -> None:
+    await home.say("what is the temperature of the living room thermostat", area="Bedroom")
+    response = await home.say("set it to 19 degrees", area="Bedroom")
+    assert response.response_type is intent.IntentResponseType.ACTION_DONE
+    state = home.hass.states.get("climate.living_room_thermostat")
+    assert state is not None
+    assert state.attributes["temperature"] == 19
+    assert rules_logged(home.hass, rewriter_entry)[-1] == "anaphora"
+
+
 async def test_follow_up_of_a_state_question_asks_about_the_new_device(
     home: Home, rewriter_entry: MockConfigEntry
 ) -> None:

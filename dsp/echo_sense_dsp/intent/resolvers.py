@@ -353,8 +353,10 @@ def _clean_object(words: str) -> str:
     tokens = words.split()
     while tokens and tokens[0] in {"the", "a", "my", "our", "all", "in", "of"}:
         tokens.pop(0)
-    while tokens and tokens[-1] in {"in", "the", "of"}:
+    while tokens and tokens[-1] in {"in", "the", "of", "too", "also"}:
         tokens.pop()
+    if tokens[-2:] == ["as", "well"]:
+        del tokens[-2:]
     return " ".join(tokens)
 
 
@@ -612,11 +614,34 @@ def _open_close_anaphora(inp: RuleInput) -> Resolution | None:
     return Resolution("anaphora", commands, 0.9)
 
 
+_SET_IT_TO = re.compile(
+    r"^(?:set|put|turn|make|change)\s+(?:it|that|this)\s+(?:up\s+|down\s+)?to\s+"
+    r"(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>%|percent|degrees?)?$"
+)
+
+
+def _set_it_to(inp: RuleInput) -> Resolution | None:
+    """'set it to 50 %', 'turn it up to 22 degrees': the last turn's device, on its own dimension."""
+    match = _SET_IT_TO.match(inp.text)
+    if not match:
+        return None
+    unit = match.group("unit")
+    domains = frozenset({"climate"}) if unit and unit.startswith("degree") else frozenset(_STEP_TEXT)
+    if unit in {"%", "percent"}:
+        domains = domains - {"climate"}
+    ents = _pronoun_entities(inp, domains)
+    if len(ents) != 1:
+        return None
+    command = _value_command(ents[0], float(match.group("value")))
+    return Resolution("anaphora", (command,), 0.9) if command is not None else None
+
+
 def rule_anaphora(inp: RuleInput) -> Resolution | None:
-    """'turn it off', 'switch that on', 'close them': act on the entities of the last turn."""
-    covers = _open_close_anaphora(inp)
-    if covers is not None:
-        return covers
+    """'turn it off', 'switch that on', 'close them', 'set it to 50 %': the entities of the last turn."""
+    for special in (_open_close_anaphora, _set_it_to):
+        resolution = special(inp)
+        if resolution is not None:
+            return resolution
     for pattern in _ON_OFF:
         match = pattern.match(inp.text)
         if match and match.group("obj") in _PRONOUNS:
@@ -684,32 +709,41 @@ def _step_target(obj: str | None, dimension: str | None, inp: RuleInput) -> Enti
 def _step_command(ent: EntityInfo, up: bool) -> Command | None:
     """One step up or down on the entity's own dimension, as an absolute setting."""
     attrs = ent.attributes
-    name = _entity_text(ent)
     sign = 1.0 if up else -1.0
+    value: float | None = None
     if ent.domain == "climate":
         current = attrs.get("temperature")
-        if not isinstance(current, int | float):
-            return None
-        new = float(current) + sign * SET_POINT_STEP_C
-        text = f"set the temperature of the {name} to {_fmt_number(new)} degrees"
-        return Command(text, CLIMATE_SET_TEMPERATURE, (ent.entity_id,), "set_temperature", ent.area_id)
-    if ent.domain == "light":
+        if isinstance(current, int | float):
+            value = float(current) + sign * SET_POINT_STEP_C
+    elif ent.domain == "light":
         level = attrs.get("brightness")
         pct = 100.0 * float(level) / 255.0 if isinstance(level, int | float) else (100.0 if ent.state == "on" else 0.0)
-        new = min(100.0, max(5.0, round((pct + sign * BRIGHTNESS_STEP_PCT) / 5.0) * 5.0))
-        return Command(f"set the {name} brightness to {_fmt_number(new)}%", LIGHT_SET, (ent.entity_id,), "brightness")
-    if ent.domain == "media_player":
+        value = min(100.0, max(5.0, round((pct + sign * BRIGHTNESS_STEP_PCT) / 5.0) * 5.0))
+    elif ent.domain == "media_player":
         level = attrs.get("volume_level")
-        if not isinstance(level, int | float):
-            return None
-        new = min(100.0, max(0.0, round(100.0 * float(level) + sign * VOLUME_STEP_PCT)))
-        return Command(f"set the {name} volume to {_fmt_number(new)}%", SET_VOLUME, (ent.entity_id,), "volume")
-    if ent.domain == "fan":
+        if isinstance(level, int | float):
+            value = min(100.0, max(0.0, round(100.0 * float(level) + sign * VOLUME_STEP_PCT)))
+    elif ent.domain == "fan":
         level = attrs.get("percentage")
-        if not isinstance(level, int | float):
-            return None
-        new = min(100.0, max(0.0, float(level) + sign * FAN_STEP_PCT))
-        return Command(f"set the {name} speed to {_fmt_number(new)}%", FAN_SET_SPEED, (ent.entity_id,), "fan_speed")
+        if isinstance(level, int | float):
+            value = min(100.0, max(0.0, float(level) + sign * FAN_STEP_PCT))
+    return _value_command(ent, value) if value is not None else None
+
+
+def _value_command(ent: EntityInfo, value: float) -> Command | None:
+    """The built-in sentence that sets the entity's own dimension to ``value`` (degrees or percent)."""
+    name = _entity_text(ent)
+    if ent.domain == "climate":
+        text = f"set the temperature of the {name} to {_fmt_number(value)} degrees"
+        return Command(text, CLIMATE_SET_TEMPERATURE, (ent.entity_id,), "set_temperature", ent.area_id)
+    if not 0.0 <= value <= 100.0:
+        return None
+    if ent.domain == "light":
+        return Command(f"set the {name} brightness to {_fmt_number(value)}%", LIGHT_SET, (ent.entity_id,), "brightness")
+    if ent.domain == "media_player":
+        return Command(f"set the {name} volume to {_fmt_number(value)}%", SET_VOLUME, (ent.entity_id,), "volume")
+    if ent.domain == "fan":
+        return Command(f"set the {name} speed to {_fmt_number(value)}%", FAN_SET_SPEED, (ent.entity_id,), "fan_speed")
     return None
 
 

@@ -143,3 +143,30 @@ def test_close_them_means_the_covers_of_the_last_turn() -> None:
     assert _next(rw, "close them", ctx) == ("close the living room blinds", "anaphora", ("cover.blinds",))
     # Without a cover in the dialogue there is nothing to close.
     assert not Rewriter().rewrite("close them", ctx, conversation_id="x", time_s=NOW_S).changed
+
+
+def test_set_it_to_a_value_sets_the_last_turns_device_on_its_own_dimension() -> None:
+    ctx = _home()
+    rw = Rewriter()
+    _said(rw, "turn on the reading lamp", AgentResult(True, "HassTurnOn", ("light.reading_lamp",)), ctx)
+    assert _next(rw, "set it to 40%", ctx) == (
+        "set the reading lamp brightness to 40%",
+        "anaphora",
+        ("light.reading_lamp",),
+    )
+    # Degrees mean a thermostat: the lamp is not one.
+    assert _next(rw, "set it to 22 degrees", ctx)[0] is None
+    rw = Rewriter()
+    _said(
+        rw,
+        "what is the temperature of the living room thermostat",
+        AgentResult(True, "HassClimateGetTemperature", ("climate.living_room",)),
+        ctx,
+    )
+    assert _next(rw, "turn it up to 23", ctx)[0] == "set the temperature of the living room thermostat to 23 degrees"
+
+
+def test_a_command_ending_in_too_names_its_target() -> None:
+    rw = Rewriter()
+    decision = rw.rewrite("kill the telly too", _home("bedroom"), time_s=NOW_S)
+    assert decision.rewritten == "turn off the tv"
