@@ -224,7 +224,7 @@ def run_echo(
             elapsed += time.perf_counter() - t1
             cpu += time.thread_time() - c1
             if not verdict.accepted:
-                answers = [agent.recognize(decision.original, context)]
+                answers = [_forward_unchanged(rewriter, agent, replace(decision, commands=()), context)]
                 break
             answers.append(answer)
     t2, c2 = time.perf_counter(), time.thread_time()
