@@ -215,6 +215,8 @@ def run_echo(
         return TurnRun([], elapsed, cpu)
     if not decision.changed:
         answers = [_forward_unchanged(rewriter, agent, decision, context)]
+    elif not _recognised_as_expected(rewriter, agent, decision, context):
+        answers = [_forward_unchanged(rewriter, agent, replace(decision, commands=()), context)]
     else:
         answers = []
         for i, command in enumerate(decision.commands):
@@ -233,6 +235,17 @@ def run_echo(
     elapsed += time.perf_counter() - t2
     cpu += time.thread_time() - c2
     return TurnRun(answers, elapsed, cpu)
+
+
+def _recognised_as_expected(rewriter: Rewriter, agent: Any, decision: Any, context: HomeContext) -> bool:
+    """An agent that can recognise without acting has each rewritten command checked first (as the integration)."""
+    recognize_intent = getattr(agent, "recognize_intent", None)
+    if recognize_intent is None:
+        return True
+    return all(
+        rewriter.verify(decision, recognize_intent(command.text, context), index=i).accepted
+        for i, command in enumerate(decision.commands)
+    )
 
 
 def _forward_unchanged(rewriter: Rewriter, agent: Any, decision: Any, context: HomeContext) -> AgentAnswer:

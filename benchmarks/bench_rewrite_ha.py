@@ -11,10 +11,11 @@ their integrations would, and each satellite takes timers, as a voice satellite 
 
 A turn's answer is what the agent's response reports: the intent, the entities acted on
 (``success_results``) or asked about (``matched_states``), and slot values. The echo_sense column
-uses the same scoring, rewriter, verification and fallback as ``bench_rewrite.py``
-(a rewrite is verified on the processed answer; an utterance forwarded unchanged is first only
-recognised, as the integration does, so a fuzzy guess the guard rejects never acts). Before
-each call the turn's states are written into Home Assistant.
+uses the same scoring, rewriter, verification and fallback as ``bench_rewrite.py``. As in the
+integration, every text is first only recognised (``DefaultAgent.async_recognize_intent``): a
+rewrite must be recognised as the intent and targets it expects (and is verified again on the
+processed answer), and a fuzzy guess for an utterance forwarded unchanged that the guard rejects
+never acts. Before each call the turn's states are written into Home Assistant.
 
 Usage: ``python benchmarks/bench_rewrite_ha.py [--homes DIR] [--encoders lexical]``
 """

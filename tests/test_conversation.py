@@ -536,6 +536,19 @@ async def test_fuzzy_guess_for_a_device_the_home_lacks_does_not_act(
     assert runtime.diagnostics()["fuzzy_guesses_rejected"] == 1
 
 
+async def test_recognised_temperature_question_by_area_targets_only_the_thermostat(
+    home: Home, rewriter_entry: MockConfigEntry
+) -> None:
+    """The area slot alone would match the room's lights and switches; the intent takes climates only."""
+    result = await _recognize(home, "what is the temperature in the living room", "Kitchen")
+    assert result.intent_type == "HassClimateGetTemperature"
+    assert result.entity_ids == ("climate.living_room_thermostat",)
+    await home.say("what's the temperature", area="Bedroom")
+    response = await home.say("what about the living room", area="Bedroom")
+    assert targets(response) == {"climate.living_room_thermostat"}
+    assert rules_logged(home.hass, rewriter_entry)[-1] == "follow_up"
+
+
 async def test_follow_up_without_a_conversation_is_not_answered_with_a_fuzzy_timer_status(
     home: Home, rewriter_entry: MockConfigEntry
 ) -> None:

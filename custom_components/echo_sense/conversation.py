@@ -95,6 +95,15 @@ NO_SUCH_DEVICE_SPEECH = "Sorry, I am not aware of a device like that here"
 
 _ISSUE_ID_CHARS = re.compile(r"[^a-z0-9_]+")
 
+INTENT_DOMAINS: dict[str, set[str]] = {
+    "HassClimateGetTemperature": {"climate"},
+    "HassClimateSetTemperature": {"climate"},
+    "HassLightSet": {"light"},
+    "HassSetVolume": {"media_player"},
+    "HassFanSetSpeed": {"fan"},
+}
+"""Intents whose handler only takes one domain (an area slot alone must not match the room's other devices)."""
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -251,7 +260,7 @@ def agent_result_from_recognition(hass: HomeAssistant, result: Any) -> AgentResu
     slots = {key: ent.value for key, ent in result.entities.items()}
     name = str(slots["name"]) if "name" in slots and slots["name"] != "all" else None
     area = str(slots["area"]) if "area" in slots else None
-    domains = set(cv.ensure_list(slots["domain"])) if "domain" in slots else None
+    domains = set(cv.ensure_list(slots["domain"])) if "domain" in slots else INTENT_DOMAINS.get(intent_type)
     device_classes = set(cv.ensure_list(slots["device_class"])) if "device_class" in slots else None
     if name is None and area is None and not domains and not device_classes:
         return AgentResult(True, intent_type, fuzzy=fuzzy)
