@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import platform
 import subprocess
@@ -31,6 +32,7 @@ from tqdm import tqdm
 
 from echo_sense_dsp.resample import resample
 from echo_sense_dsp.voice import SAMPLE_RATE, Denoiser, DenoiserSettings
+from echo_sense_dsp.voice.denoiser import BLOCK_FRAMES
 from echo_sense_dsp.voice.features import FEATURE_LAYOUT, FeatureState, compute_frame_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,17 +137,21 @@ def deepfilternet3() -> Method:
     return run
 
 
-def echo_sense(model: Path | None = None) -> Method:
-    denoiser = Denoiser(DenoiserSettings(), model)
+def echo_sense(model: Path | None = None, settings: DenoiserSettings | None = None) -> Method:
+    denoiser = Denoiser(settings or DenoiserSettings(), model)
     return lambda x: denoiser.process(x)
 
 
-def build_methods(int8_model: Path | None) -> tuple[dict[str, Method], dict[str, str]]:
+def build_methods(
+    int8_model: Path | None, variants: dict[str, DenoiserSettings] | None = None
+) -> tuple[dict[str, Method], dict[str, str]]:
     """Registry of methods; a baseline that cannot load is skipped with its reason."""
     factories: dict[str, Callable[[], Method]] = {
         "unprocessed": lambda: lambda x: x.copy(),
         "echo_sense (float32)": echo_sense,
     }
+    for label, settings in (variants or {}).items():
+        factories[f"echo_sense ({label})"] = lambda settings=settings: echo_sense(None, settings)
     if int8_model is not None:
         factories["echo_sense (int8)"] = lambda: echo_sense(int8_model)
     factories |= {
@@ -227,7 +233,7 @@ def header() -> str:
 
 
 def timing_table(seconds: float = 10.0) -> str:
-    """Per-frame cost of the streaming path: features alone, then the whole process_frame."""
+    """Per-frame cost: the streaming path (features alone, the whole process_frame), then process()."""
     rng = np.random.default_rng(3)
     x = (0.05 * rng.standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
     frames = len(x) // 160
@@ -253,6 +259,14 @@ def timing_table(seconds: float = 10.0) -> str:
             f"| {stage} | 160 | {us.mean():.0f} | {np.percentile(us, 99):.0f} | {budget_us:.0f} "
             f"| {us.mean() / budget_us:.3f} | {int((us > budget_us).sum())} |"
         )
+    d.process(x[:SAMPLE_RATE])
+    t0 = time.perf_counter()
+    d.process(x)
+    us = 1e6 * (time.perf_counter() - t0) / frames
+    rows.append(
+        f"| process (whole signal, {BLOCK_FRAMES}-frame blocks) | 160 | {us:.0f} | - | {budget_us:.0f} "
+        f"| {us / budget_us:.3f} | - |"
+    )
     head = ["| stage | frame_size | mean_us | p99_us | budget_us | rt_factor | xruns |", "|---" * 7 + "|"]
     return "\n".join([*head, *rows])
 
@@ -264,11 +278,22 @@ def main() -> None:
     parser.add_argument("--clean-only", type=int, default=12, help="clean-only clips")
     parser.add_argument("--int8", type=Path, default=None, help="an int8 model (with sidecar) to score too")
     parser.add_argument("--only", nargs="*", default=None, help="score only methods whose name contains one of these")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=JSON",
+        help="an extra echo_sense row with these DenoiserSettings, e.g. 'old={\"clear_band_oversub\": 0}'",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     os.environ["OMP_NUM_THREADS"] = "1"
-    methods, skipped = build_methods(args.int8)
+    variants = {}
+    for spec in args.variant:
+        label, _, settings = spec.partition("=")
+        variants[label] = DenoiserSettings(**json.loads(settings))
+    methods, skipped = build_methods(args.int8, variants)
     if args.only:
         methods = {k: v for k, v in methods.items() if any(o in k for o in args.only)}
     mixtures = list(dataset.validation_mixtures(args.count + args.noise_only + args.clean_only, seed=1234))

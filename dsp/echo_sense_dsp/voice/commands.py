@@ -20,16 +20,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("input", type=Path, metavar="IN.wav")
     parser.add_argument("output", type=Path, metavar="OUT.wav")
+    defaults = DenoiserSettings()
     parser.add_argument(
-        "--atten-lim-db", type=float, default=100.0, help="largest attenuation of any band, dB (default: 100)"
+        "--atten-lim-db",
+        type=float,
+        default=defaults.atten_lim_db,
+        help=f"largest attenuation of any band, dB (default: {defaults.atten_lim_db:g})",
     )
     parser.add_argument(
         "--comb-strength-scale",
         type=float,
-        default=0.5,
-        help="factor on the comb-filter strengths, 0..1 (default: 0.5)",
+        default=defaults.comb_strength_scale,
+        help=f"factor on the comb-filter strengths, 0..1 (default: {defaults.comb_strength_scale:g})",
+    )
+    parser.add_argument(
+        "--gain-exponent",
+        type=float,
+        default=defaults.gain_exponent,
+        help=f"power on the band gains; above 1 suppresses more (default: {defaults.gain_exponent:g})",
     )
     parser.add_argument("--no-postfilter", action="store_true", help="skip the envelope post-filter")
+    parser.add_argument(
+        "--postfilter-where-noisy",
+        action="store_true",
+        help="weight the post-filter by the share of each frame's energy the gains remove",
+    )
     parser.add_argument("--model", type=Path, default=None, help="ONNX model with its .json sidecar (default: shipped)")
     parser.add_argument("--downmix", action="store_true", help="average the channels of a multichannel file to mono")
     parser.add_argument("--pcm16", action="store_true", help="write 16-bit PCM instead of 32-bit float")
@@ -51,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             atten_lim_db=args.atten_lim_db,
             postfilter=not args.no_postfilter,
             comb_strength_scale=args.comb_strength_scale,
+            gain_exponent=args.gain_exponent,
+            postfilter_where_noisy=args.postfilter_where_noisy,
         ),
         args.model,
     )

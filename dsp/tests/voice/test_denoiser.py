@@ -122,19 +122,26 @@ def test_streaming_equals_whole_signal_processing(rng: np.random.Generator) -> N
     np.testing.assert_allclose(whole, out[DELAY_SAMPLES : DELAY_SAMPLES + len(x)], atol=STREAM_TOL)
 
 
-def test_blocks_of_any_frame_count_equal_frame_by_frame_processing(rng: np.random.Generator) -> None:
-    x = (harmonic_tone(180.0, 1.0) + 0.02 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)
+@pytest.mark.parametrize(
+    "settings",
+    [DenoiserSettings(), DenoiserSettings(comb_strength_scale=1.0, gain_exponent=1.5, postfilter_where_noisy=True)],
+    ids=["default", "comb-exponent-adaptive-postfilter"],
+)
+def test_blocks_of_any_frame_count_equal_frame_by_frame_processing(
+    rng: np.random.Generator, settings: DenoiserSettings
+) -> None:
+    x = (harmonic_tone(180.0, 2.0) + 0.02 * rng.standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
     x[4000:9000] = 0.0  # silent frames skip the network inside a block too
     frames = len(x) // FRAME_SIZE
-    by_frame = Denoiser()
+    by_frame = Denoiser(settings)
     expected = np.zeros(frames * FRAME_SIZE, np.float32)
     for t in range(frames):
         frame = slice(t * FRAME_SIZE, (t + 1) * FRAME_SIZE)
         by_frame.process_frame(x[frame], expected[frame])
-    by_block = Denoiser()
+    by_block = Denoiser(settings)
     out = np.zeros_like(expected)
     start = 0
-    for size in (1, 2, 7, 33, 0, 3, 50, 1000):
+    for size in (1, 2, 7, 33, 0, 3, 50, 160, 1000):
         block = slice(start * FRAME_SIZE, min(start + size, frames) * FRAME_SIZE)
         by_block.process_block(x[block], out[block])
         start = min(start + size, frames)
@@ -229,9 +236,11 @@ def test_process_frame_refuses_a_wrong_frame_size() -> None:
         Denoiser().process_frame(np.zeros(480, np.float32), np.zeros(480, np.float32))
 
 
-def test_settings_refuse_a_negative_attenuation_limit() -> None:
+def test_settings_refuse_out_of_range_values() -> None:
     with pytest.raises(ValueError, match="atten_lim_db"):
         DenoiserSettings(atten_lim_db=-3.0)
+    with pytest.raises(ValueError, match="gain_exponent"):
+        DenoiserSettings(gain_exponent=0.0)
 
 
 def test_process_frame_allocates_nothing_that_grows(rng: np.random.Generator) -> None:
