@@ -15,14 +15,16 @@ cycle on, so the probe really pauses. Prints markdown tables; asserts nothing.
 from __future__ import annotations
 
 import os
+import sys
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+BLAS_DEFAULT_FLAG = "--cpu-blas-default"  # the CPU check's child: BLAS keeps its own thread count
+if BLAS_DEFAULT_FLAG not in sys.argv:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
 
 import argparse
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,12 +207,12 @@ def run_open(cal: Calibration, mics: np.ndarray, drive: np.ndarray, scorer: str)
         duty_cycle=DutyCycleSettings(enabled=False),
     )
     ts, occ = [], []
-    c0 = time.thread_time()
+    c0 = time.process_time()  # every thread of the process (BLAS, onnxruntime) counts
     for s in range(0, len(drive), BLOCK):
         for d in det.process(mics[s : s + BLOCK], drive[s : s + BLOCK]):
             ts.append(d.t)
             occ.append(d.occupied)
-    return Run(np.asarray(ts), np.asarray(occ), time.thread_time() - c0, len(drive) / FS)
+    return Run(np.asarray(ts), np.asarray(occ), time.process_time() - c0, len(drive) / FS)
 
 
 def run_closed(cal: Calibration, sc: dict[str, Any], scorer: str, music_db: float | None) -> Run:
@@ -226,11 +228,11 @@ def run_closed(cal: Calibration, sc: dict[str, Any], scorer: str, music_db: floa
     for s in range(0, n - block + 1, block):
         drive = (det.probe.generate(block) + m[s : s + block]).astype(np.float32)
         mics = room.process(drive[:, None])
-        c0 = time.thread_time()
+        c0 = time.process_time()
         for d in det.process(mics, drive):
             ts.append(d.t)
             occ.append(d.occupied)
-        cpu += time.thread_time() - c0
+        cpu += time.process_time() - c0
     return Run(np.asarray(ts), np.asarray(occ), cpu, n / FS, det.emission_duty_occupied)
 
 
@@ -357,12 +359,16 @@ def _code_key() -> str:
     return h.hexdigest()[:12]
 
 
+def long_chunk_path(i: int, cal: Calibration) -> Path:
+    return CACHE / "long" / f"{_code_key()}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.json"
+
+
 def run_long_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, Any]:
     """One long-run chunk: every scorer on the same baseband rendering; cached (resumable)."""
     import json
 
     sc, kinds = long_empty_scenario(i, dev)
-    path = CACHE / "long" / f"{_code_key()}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.json"
+    path = long_chunk_path(i, cal)
     if path.exists():
         return json.loads(path.read_text())  # type: ignore[no-any-return]
     room = BasebandRoom(sc, cal.frequency_hz, cal.probe_settings().amplitude)
@@ -379,9 +385,9 @@ def run_long_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, A
     for h in range(hops):
         env = room.process(mid_hop)
         for s, det in dets.items():
-            c0 = time.thread_time()
+            c0 = time.process_time()
             occupied[s][h] = det.process_mid_rate(env).occupied
-            cpu[s] += time.thread_time() - c0
+            cpu[s] += time.process_time() - c0
     out = {
         "scenario": i,
         "kinds": kinds,
@@ -419,6 +425,30 @@ def range_at_noise(self_noise_dbfs: float, n_near: int, n_far: int) -> dict[str,
     return {"cal": cal, "points": points}
 
 
+def cpu_check(cal: Calibration, dev: dict[str, Any]) -> dict[str, float]:
+    """Neural detector CPU (fraction of one core, all threads) on a walk-in and under loud music."""
+    out = {}
+    for key, (sc, music_db) in {"walk-in": (walk_in(0, dev), None), "music": (empties(dev, 45.0)[6][1], -6.0)}.items():
+        mics, drive, _ = render(sc, cal, music_db)
+        run = run_open(cal, mics, drive, "neural")
+        out[key] = run.cpu_s / run.audio_s
+    return out
+
+
+def cpu_blas_default() -> str:
+    """The CPU check in a child process whose BLAS keeps its default (all cores) thread pool."""
+    import json
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    proc = subprocess.run(
+        [sys.executable, __file__, BLAS_DEFAULT_FLAG], env=env, capture_output=True, text=True, check=True
+    )
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return f"walk-in {percent(r['walk-in'])}, loud music {percent(r['music'])}"
+
+
 def poisson_upper(k: int, exposure: float, confidence: float = 0.95) -> float:
     """One-sided upper confidence bound of a Poisson rate after k events in ``exposure``."""
     return float(chi2.ppf(confidence, 2 * (k + 1)) / 2.0 / exposure)
@@ -440,9 +470,13 @@ def main() -> int:
         help="simulated hours of random empty rooms (fan, curtains + HVAC, next room) for the false-alarm rate; "
         "rendered at baseband in 10 min chunks, cached and resumable (default 2, --quick 0.5)",
     )
+    parser.add_argument(
+        "--cached-long-only", action="store_true", help="report only the long-run chunks already cached"
+    )
     parser.add_argument("--long-only", action="store_true", help="only run (and cache) the long empty-room chunks")
     parser.add_argument("--worker", type=int, default=0, help="with --long-only: this process's share ...")
     parser.add_argument("--workers", type=int, default=1, help="... of this many processes")
+    parser.add_argument(BLAS_DEFAULT_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     empty_hours = args.empty_hours if args.empty_hours is not None else (0.5 if args.quick else 2.0)
     n_walk = 6 if args.quick else 12
@@ -454,6 +488,11 @@ def main() -> int:
     t_start = time.time()
     cal = calibrate(dev)
     chunks = max(1, round(empty_hours * 3600.0 / LONG_CHUNK_S))
+    if args.cpu_blas_default:
+        import json
+
+        print(json.dumps(cpu_check(cal, dev)))
+        return 0
     if args.long_only:
         for i in range(args.worker, chunks, args.workers):
             r = run_long_chunk(i, cal, dev)
@@ -505,14 +544,6 @@ def main() -> int:
     if args.prerender:
         print("rendered the open-loop suite into", CACHE)
         return 0
-    long_runs = []
-    for i in range(chunks):
-        long_runs.append(run_long_chunk(i, cal, dev))
-        print(f"long run {i}: {long_runs[-1]['kinds']}: {long_runs[-1]['false_alarms']}", file=sys.stderr, flush=True)
-    long_s = sum(r["seconds"] for r in long_runs)
-    for s in SCORERS:
-        results[s]["long_fa"] = sum(r["false_alarms"][s] for r in long_runs)
-        results[s]["cpu_long"] = sum(r["cpu_s"][s] for r in long_runs) / long_s
     for i, (activity, music_db) in enumerate((("reading", None), ("typing", None), ("reading", -12.0))):
         sc = seated(i, dev, seated_s, activity)
         for s in SCORERS:
@@ -523,6 +554,16 @@ def main() -> int:
             results[s]["duty"].append(run.duty_occupied)
             results[s]["cpu"].append(run.cpu_s / run.audio_s)
 
+    long_runs = []
+    for i in range(chunks):
+        if args.cached_long_only and not long_chunk_path(i, cal).exists():
+            continue  # another process is still running it (--long-only workers)
+        long_runs.append(run_long_chunk(i, cal, dev))
+        print(f"long run {i}: {long_runs[-1]['kinds']}: {long_runs[-1]['false_alarms']}", file=sys.stderr, flush=True)
+    long_s = sum(r["seconds"] for r in long_runs)
+    for s in SCORERS:
+        results[s]["long_fa"] = sum(r["false_alarms"][s] for r in long_runs)
+        results[s]["cpu_long"] = sum(r["cpu_s"][s] for r in long_runs) / long_s
     print(
         "| detector | walk-ins ≤ 4 m detected ≤ 1 s | median latency | p95 latency | false alarms / 24 h "
         "(no music) | held, minor motion only | walk-ins with music ≤ 1 s | false alarms / 24 h (music) | "
@@ -608,10 +649,18 @@ def main() -> int:
             f"| {noise:.0f} dBFS | {c.frequency_hz / 1000:.0f} kHz at {c.level_db:.0f} dBFS, "
             f"{c.expected_range_m:.1f} m | " + " | ".join(cells) + " |"
         )
+    pinned = cpu_check(cal, dev)
     print(
-        f"\nHold time {HOLD_TIME_S:.0f} s; seated scenarios run closed loop with the duty cycle on; "
-        f"false-alarm rates are extrapolated from {sum(empty_time.values()) / 60:.0f} min of simulated empty rooms "
-        f"(a rate of <= 1 / 24 h cannot be shown with this much data). Wall time {time.time() - t_start:.0f} s."
+        f"\nDetector CPU (neural, 96 kHz, 4 mics, all threads of the process, share of one core): BLAS pinned to "
+        f"1 thread: walk-in {percent(pinned['walk-in'])}, loud music {percent(pinned['music'])}; BLAS with its "
+        f"default thread pool ({os.cpu_count()} CPUs): {cpu_blas_default()}."
+    )
+    print(
+        f"\nHold time {HOLD_TIME_S:.0f} s; seated scenarios run closed loop with the duty cycle on. False alarms "
+        f"without music: the fixed suite ({empty_time['no music'] / 60:.0f} min, full render) plus the long run "
+        f"({long_s / 3600:.1f} h at baseband); with music only the fixed suite ({empty_time['music'] / 60:.1f} min, "
+        f"full render: music cannot be rendered at baseband). 95 % bounds are one-sided Poisson upper limits. "
+        f"Wall time {time.time() - t_start:.0f} s."
     )
     return 0
 
