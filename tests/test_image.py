@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from homeassistant.components.image import DATA_COMPONENT
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -81,9 +82,17 @@ async def test_calibration_image_follows_a_recalibration(
     assert uncalibrated.shape == (height, width, 3)
     before = hass.states.get(CALIBRATION_IMAGE)
     assert before is not None and before.state not in ("unknown", "unavailable")
-    await hass.services.async_call(
-        "button", "press", {"entity_id": "button.simulated_room_demo_recalibrate_presence"}, blocking=True
-    )
+    for attempt in range(2):
+        try:
+            await hass.services.async_call(
+                "button", "press", {"entity_id": "button.simulated_room_demo_recalibrate_presence"}, blocking=True
+            )
+            break
+        except HomeAssistantError:
+            # On a starved CPU the real-time simulated card can miss blocks of the sweep (as a real
+            # card would underrun); the chart is what this test is about, so one more sweep is allowed.
+            if attempt:
+                raise
     await hass.async_block_till_done()
     assert "calibration" in empty_room_entry.data
     after = hass.states.get(CALIBRATION_IMAGE)
