@@ -110,6 +110,7 @@ DOMAIN_WORDS: dict[str, str] = {
     "tv": "media_player",
     "telly": "media_player",
     "television": "media_player",
+    "heat": "climate",
     "heating": "climate",
     "heater": "climate",
     "thermostat": "climate",
@@ -155,7 +156,7 @@ _RELATIVE = (
     re.compile(r"^(?P<word>dim|brighten)\s+(?P<obj>.+?)(?:\s+a\s+(?:bit|little))?$"),
     re.compile(
         r"^(?:i'?m|i am|it'?s|it is|we'?re|we are)\s+(?:too\s+|a bit\s+|a little\s+|so\s+|really\s+|very\s+)?"
-        r"(?P<word>cold|freezing|chilly|hot|warm|boiling|roasting)(?:\s+in here)?$"
+        r"(?P<word>cold|freezing|chilly|hot|warm|boiling|roasting)(?:\s+in\s+(?P<obj>here|(?:the\s+)?[\w' ]+))?$"
     ),
     re.compile(r"^(?:it'?s|it is)\s+(?:too|so|really|very)\s+(?P<word>loud|quiet|bright)(?:\s+in here)?$"),
 )
@@ -420,7 +421,7 @@ def resolve_target(phrase: str, inp: RuleInput, *, allow_near_miss: bool = True)
     if allow_near_miss and ent is not None:
         return _Target((ent,), ent.area_id, None, False)
     head = _head_noun_entity(rest, exposed, area_id if area_id is not None else ctx.device_area_id)
-    if head is not None:
+    if allow_near_miss and head is not None:
         return _Target((head,), head.area_id, None, False)
     return None
 
@@ -682,9 +683,9 @@ def _step_target(obj: str | None, dimension: str | None, inp: RuleInput) -> Enti
             return None
         if len(target.entities) == 1:
             return target.entities[0]
-        if target.domain is None:
+        dimension = target.domain or dimension
+        if dimension is None:
             return None
-        dimension = target.domain
         area = target.area_id if target.area_id is not None else ctx.device_area_id
         members = [e for e in ctx.exposed_entities if e.domain == dimension and e.area_id == area]
         return members[0] if len(members) == 1 else None

@@ -170,3 +170,14 @@ def test_a_command_ending_in_too_names_its_target() -> None:
     rw = Rewriter()
     decision = rw.rewrite("kill the telly too", _home("bedroom"), time_s=NOW_S)
     assert decision.rewritten == "turn off the tv"
+
+
+def test_feeling_cold_in_a_named_room_warms_that_rooms_thermostat() -> None:
+    rw = Rewriter()
+    decision = rw.rewrite("it's cold in the living room", _home("bedroom"), time_s=NOW_S)
+    assert decision.rewritten == "set the temperature of the living room thermostat to 22 degrees"
+    # A room without a thermostat: nothing to guess.
+    assert not rw.rewrite("it's cold in the kitchen", _home("bedroom"), time_s=NOW_S).changed
+    assert rw.rewrite("turn down the heat in the living room", _home("kitchen"), time_s=NOW_S).expected_entity_ids == (
+        "climate.living_room",
+    )
