@@ -34,6 +34,7 @@ import numpy as np
 import onnxruntime
 from scipy.signal import butter, sosfilt
 from scipy.stats import chi2
+from tqdm import tqdm
 
 from echo_sense_dsp.presence import (
     Calibration,
@@ -494,7 +495,7 @@ def main() -> int:
         print(json.dumps(cpu_check(cal, dev)))
         return 0
     if args.long_only:
-        for i in range(args.worker, chunks, args.workers):
+        for i in tqdm(range(args.worker, chunks, args.workers), desc="long empty runs", file=sys.stderr, mininterval=5):
             r = run_long_chunk(i, cal, dev)
             print(f"long run {i}: {r['kinds']}: {r['false_alarms']}", flush=True)
         return 0
@@ -521,7 +522,8 @@ def main() -> int:
         return (float(after[0] - t_entry) if after.size else np.inf), dist
 
     for music_db, key in ((None, "lat"), (-12.0, "lat_music")):
-        for i in range(n_walk):
+        walk_ins = "walk-ins" + (" with music" if music_db else "")
+        for i in tqdm(range(n_walk), desc=walk_ins, file=sys.stderr, mininterval=5):
             sc = walk_in(i, dev)
             mics, drive, labels = render(sc, cal, music_db)
             for s in scorers:
@@ -529,12 +531,12 @@ def main() -> int:
                 lat, dist = latency(run, labels)
                 results[s][key].append((lat, dist))
                 results[s]["cpu"].append(run.cpu_s / run.audio_s)
-    for i in range(n_far):
+    for i in tqdm(range(n_far), desc="far walk-ins", file=sys.stderr, mininterval=5):
         sc = walk_in(i, dev, far=True)
         mics, drive, labels = render(sc, cal, None)
         for s in scorers:
             results[s]["far"].append(latency(run_open(cal, mics, drive, s), labels))
-    for name, sc, music_db in empties(dev, empty_s):
+    for name, sc, music_db in tqdm(empties(dev, empty_s), desc="empty rooms", file=sys.stderr, mininterval=5):
         mics, drive, _ = render(sc, cal, music_db)
         empty_time["music" if music_db is not None else "no music"] += empty_s
         for s in scorers:
@@ -544,7 +546,8 @@ def main() -> int:
     if args.prerender:
         print("rendered the open-loop suite into", CACHE)
         return 0
-    for i, (activity, music_db) in enumerate((("reading", None), ("typing", None), ("reading", -12.0))):
+    seated_cases = (("reading", None), ("typing", None), ("reading", -12.0))
+    for i, (activity, music_db) in tqdm(list(enumerate(seated_cases)), desc="seated", file=sys.stderr, mininterval=5):
         sc = seated(i, dev, seated_s, activity)
         for s in SCORERS:
             run = run_closed(cal, sc, s, music_db)
@@ -555,7 +558,7 @@ def main() -> int:
             results[s]["cpu"].append(run.cpu_s / run.audio_s)
 
     long_runs = []
-    for i in range(chunks):
+    for i in tqdm(range(chunks), desc="long empty runs", file=sys.stderr, mininterval=5):
         if args.cached_long_only and not long_chunk_path(i, cal).exists():
             continue  # another process is still running it (--long-only workers)
         long_runs.append(run_long_chunk(i, cal, dev))
