@@ -41,7 +41,7 @@ from echo_sense_dsp.voice.features import (
     WINDOW_SIZE,
     FeatureState,
     band_energy,
-    compute_frame_features,
+    compute_block_features,
     frame_analysis,
     pitch_filter,
 )
@@ -306,34 +306,27 @@ def features_and_targets(
     comb_strengths : ndarray, shape (frames, NB_BANDS), float32, in [0, 1] or NO_TARGET
     """
     frames = len(noisy) // FRAME_SIZE
+    n = frames * FRAME_SIZE
     state = FeatureState()
     feats = np.zeros((frames, FEATURE_LAYOUT.size), np.float32)
-    gains = np.zeros((frames, NB_BANDS), np.float32)
-    strengths = np.zeros((frames, NB_BANDS), np.float32)
-    history = np.zeros(HISTORY_SIZE, np.float32)
-    scratch = np.zeros(WINDOW_SIZE, np.float32)
-    comb = np.zeros(WINDOW_SIZE, np.float32)
-    spec_x = np.zeros(FREQ_SIZE, np.complex64)
-    spec_p = np.zeros(FREQ_SIZE, np.complex64)
-    power = np.zeros((3, FREQ_SIZE), np.float32)
-    energy = np.zeros((3, NB_BANDS), np.float32)
-    for t in range(frames):
-        frame = slice(t * FRAME_SIZE, (t + 1) * FRAME_SIZE)
-        compute_frame_features(state, noisy[frame], feats[t])
-        history[:-FRAME_SIZE] = history[FRAME_SIZE:]
-        history[-FRAME_SIZE:] = clean[frame]
-        frame_analysis(history[-WINDOW_SIZE:], state.window, scratch, spec_x)
-        pitch_filter(history, state.pitch_period, comb)  # the clean comb uses the noisy pitch track
-        frame_analysis(comb, state.window, scratch, spec_p)
-        band_energy(spec_x, spec_p, state.weights, power, energy)
-        ey = state.band_energy_x
-        defined = ey > BAND_ENERGY_MIN
-        g = np.sqrt(np.minimum(energy[0] / np.maximum(ey, 1e-20), 1.0))
-        q_x = energy[2] / np.sqrt(energy[0] * energy[1] + 1e-20)
-        q_y = feats[t, FEATURE_LAYOUT.band_pitch_corr]
-        r = oracle_comb_strengths(q_x, q_y)
-        gains[t] = np.where(defined, g, NO_TARGET)
-        strengths[t] = np.where(defined & (energy[0] > BAND_ENERGY_MIN * 0.1), r, NO_TARGET)
+    analysis = compute_block_features(state, np.ascontiguousarray(noisy[:n], np.float32), feats)
+    # the clean signal through the same analysis, its comb at the noisy pitch track
+    padded = np.concatenate((np.zeros(HISTORY_SIZE - FRAME_SIZE, np.float32), clean[:n].astype(np.float32)))
+    histories = np.lib.stride_tricks.sliding_window_view(padded, HISTORY_SIZE)[::FRAME_SIZE]
+    blocks = np.zeros((2, frames, WINDOW_SIZE), np.float32)
+    blocks[0] = histories[:, -WINDOW_SIZE:]
+    pitch_filter(histories, analysis.pitch_period, blocks[1])
+    spectra = np.zeros((2, frames, FREQ_SIZE), np.complex64)
+    frame_analysis(blocks, state.window, np.zeros_like(blocks), spectra)
+    energy = np.zeros((3, frames, NB_BANDS), np.float32)
+    band_energy(spectra[0], spectra[1], state.weights, np.zeros((3, frames, FREQ_SIZE), np.float32), energy)
+    ey = analysis.band_energy[0]
+    defined = ey > BAND_ENERGY_MIN
+    g = np.sqrt(np.minimum(energy[0] / np.maximum(ey, 1e-20), 1.0))
+    q_x = energy[2] / np.sqrt(energy[0] * energy[1] + 1e-20)
+    r = oracle_comb_strengths(q_x, feats[:, FEATURE_LAYOUT.band_pitch_corr])
+    gains = np.where(defined, g, NO_TARGET).astype(np.float32)
+    strengths = np.where(defined & (energy[0] > BAND_ENERGY_MIN * 0.1), r, NO_TARGET).astype(np.float32)
     return feats, gains, strengths
 
 
