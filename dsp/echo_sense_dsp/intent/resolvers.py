@@ -126,7 +126,8 @@ ON_OFF_DOMAINS = frozenset({"light", "fan", "switch", "media_player", "climate",
 _PRONOUNS = frozenset({"it", "that", "them", "this", "those", "these"})
 _FILLER = re.compile(
     r"^(?:(?:hey|ok|okay|please|kindly|would you mind|do you mind|can you|could you|would you|will you"
-    r"|i'd like you to|i would like you to|i want you to|go ahead and|just|now|so|and then|then)\s+)+"
+    r"|i'd like you to|i would like you to|i want you to|go ahead and|just|now|so|and then|then"
+    r"|actually|oh|um|uh|ah|sorry)\s+)+"
     r"|(?:\s+(?:please|for me|now|again|thanks|thank you))+$"
 )
 _GERUND = re.compile(r"^(turn|switch|putt|shutt|power|flipp|kill|cutt|start|stopp)ing\b")
@@ -158,7 +159,11 @@ _RELATIVE = (
         r"^(?:i'?m|i am|it'?s|it is|we'?re|we are)\s+(?:too\s+|a bit\s+|a little\s+|so\s+|really\s+|very\s+)?"
         r"(?P<word>cold|freezing|chilly|hot|warm|boiling|roasting)(?:\s+in\s+(?P<obj>here|(?:the\s+)?[\w' ]+))?$"
     ),
-    re.compile(r"^(?:it'?s|it is)\s+(?:too|so|really|very)\s+(?P<word>loud|quiet|bright)(?:\s+in here)?$"),
+    re.compile(
+        r"^(?:(?:it'?s|it is)\s+)?(?:too|so|really|very|way too)\s+(?P<word>loud|quiet|bright|hot|cold|warm)"
+        r"(?:\s+in here)?$"
+    ),
+    re.compile(r"^(?P<verb>increase|raise|lower|decrease|reduce)\s+(?P<obj>.+?)(?:\s+a\s+(?:bit|little|notch))?$"),
 )
 _STEP_UP = frozenset(
     {"warmer", "hotter", "brighter", "louder", "up", "brighten", "cold", "freezing", "chilly", "quiet"}
@@ -765,7 +770,8 @@ def rule_relative_change(inp: RuleInput) -> Resolution | None:
     else:
         return None
     groups = match.groupdict()
-    word = groups["word"]
+    verb = groups.get("verb")
+    word = groups.get("word") or ("up" if verb in {"increase", "raise"} else "down")
     obj = groups.get("obj")
     if obj is not None and "volume" in obj.split() and not _PRONOUNS.intersection(obj.split()):
         return None  # "turn up the volume": the built-in agent's own relative-volume sentence

@@ -181,3 +181,23 @@ def test_feeling_cold_in_a_named_room_warms_that_rooms_thermostat() -> None:
     assert rw.rewrite("turn down the heat in the living room", _home("kitchen"), time_s=NOW_S).expected_entity_ids == (
         "climate.living_room",
     )
+
+
+def test_raise_lower_and_too_loud_are_relative_changes_but_not_for_blinds() -> None:
+    rw = Rewriter()
+    assert rw.rewrite("raise the temperature", _home(), time_s=NOW_S).rewritten == (
+        "set the temperature of the living room thermostat to 22 degrees"
+    )
+    assert rw.rewrite("too loud", _home(), time_s=NOW_S).rewritten == "set the tv volume to 20%"
+    blinds = EntityInfo("cover.blinds", "Living Room Blinds", area_id="living_room", state="open", device_class="blind")
+    ctx = replace(_home(), entities=(*_home().entities, blinds))
+    assert not rw.rewrite("lower the blinds", ctx, time_s=NOW_S).changed
+    # The built-in agent's own "increase the volume" stays its own.
+    assert not rw.rewrite("increase the volume", ctx, time_s=NOW_S).changed
+
+
+def test_a_hesitation_before_a_follow_up_does_not_hide_it() -> None:
+    ctx = _home("bedroom")
+    rw = Rewriter()
+    _said(rw, "turn off the bedroom fan", AgentResult(True, "HassTurnOff", ("fan.bedroom",)), ctx)
+    assert _next(rw, "actually turn it back on", ctx)[0] == "turn on the bedroom fan"
