@@ -22,7 +22,12 @@ from numpy.typing import NDArray
 from echo_sense_dsp.physics import SPEED_OF_SOUND_M_S
 from echo_sense_dsp.spatial import LAYOUTS, DeviceLayout, HeadPose, SpatialRenderer, design_filters
 from echo_sense_dsp.spatial.acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions
-from echo_sense_dsp.spatial.design import textbook_crosstalk_canceller, virtualiser_matrix
+from echo_sense_dsp.spatial.design import (
+    DEFAULT_SWEET_SPOT,
+    SWEET_SPOTS,
+    textbook_crosstalk_canceller,
+    virtualiser_matrix,
+)
 
 SAMPLE_RATE = 48000
 BLOCK_SIZE = 480
@@ -95,12 +100,7 @@ def poses(layout: DeviceLayout) -> dict[str, HeadPose]:
 def separation_table(layout: DeviceLayout) -> list[str]:
     f = _freqs()
     ref = _reference(layout, f)[:, None, None]
-    inverse_virtualiser = np.linalg.inv(virtualiser_matrix(f))
-    seat_ctc = _fir_response(layout, "spatial", f, "seat")[:, :, :2] @ inverse_virtualiser
-    wide_ctc = _fir_response(layout, "spatial", f, "wide")[:, :, :2] @ inverse_virtualiser
-    room_ctc = _fir_response(layout, "spatial", f, "room")[:, :, :2] @ inverse_virtualiser
-    plain = _fir_response(layout, "stereo", f)
-    textbook = textbook_crosstalk_canceller(layout, f)
+    systems = _profile_filters(layout, f)
     rows = [
         f"\n### Channel separation at the ears, {layout.name} (dB; sphere head model; octave bands)\n",
         "| position | system | " + " | ".join(f"{fc} Hz" for fc in OCTAVES_HZ) + " | avg 250-4k |",
@@ -108,42 +108,54 @@ def separation_table(layout: DeviceLayout) -> list[str]:
     ]
     for name, pose in poses(layout).items():
         plant = driver_to_ear_transfer(layout, f, pose, "sphere") / ref
-        systems = (
-            ("plain stereo", plain),
-            ("textbook CTC", textbook),
-            ("echo_sense seat", seat_ctc),
-            ("echo_sense wide", wide_ctc),
-            ("echo_sense room", room_ctc),
-        )
-        for label, filt in systems:
+        for label, filt in systems.items():
             sep = separation_db(plant @ filt, f)
             avg = float(np.mean(sep[: len(AVERAGE_BANDS_HZ)]))
             rows.append(f"| {name} | {label} | " + " | ".join(f"{s:.1f}" for s in sep) + f" | {avg:.1f} |")
     return rows
 
 
-def beam_rows(layout: DeviceLayout) -> list[str]:
-    f = _freqs()
+def _beam_bands(
+    layout: DeviceLayout, w: NDArray[np.complex128], f: NDArray[np.float64]
+) -> tuple[list[float], list[float]]:
+    """Per octave of BEAM_BANDS_HZ: rejection at the worse of +/-90 deg and the largest drop within +/-45 deg, dB."""
     elevation = float(np.arctan2(layout.listener.height_m, layout.listener.distance_m))
-    spatial = _fir_response(layout, "spatial", f)[:, :, 2]
-    plain = _fir_response(layout, "stereo", f).sum(axis=2)
     az = np.deg2rad(np.array([0.0, 45.0, -45.0, 90.0, -90.0, 30.0, -30.0, 15.0, -15.0]))
     far = far_field_transfer(layout, f, horizontal_directions(az, elevation))  # (F, T, N)
+    resp = np.abs(np.einsum("ftn,fn->ft", far, w)) ** 2
+    rejection = []
+    lobe = []
+    for fc in BEAM_BANDS_HZ:
+        p = resp[_band(f, fc)].sum(axis=0)
+        rejection.append(float(10 * np.log10(p[0] / max(p[3], p[4]))))
+        lobe.append(float(10 * np.log10(p[0] / np.min(p[[1, 2, 5, 6, 7, 8]]))))
+    return rejection, lobe
+
+
+def beam_metrics(layout: DeviceLayout, f: NDArray[np.float64]) -> dict[str, dict[str, float]]:
+    """Worst rejection, worst lobe drop and DRR of plain mono drive and of the centre beam."""
+    out = {}
+    for label, w in (
+        ("plain", _fir_response(layout, "stereo", f).sum(axis=2)),
+        ("beam", _fir_response(layout, "spatial", f)[:, :, 2]),
+    ):
+        rejection, lobe = _beam_bands(layout, w, f)
+        out[label] = {"rejection": min(rejection), "drop": max(lobe), "drr": _drr_gain_db(layout, w, f)}
+    return out
+
+
+def beam_rows(layout: DeviceLayout) -> list[str]:
+    f = _freqs()
     out = []
-    for label, w in (("plain (L+R)", plain), ("centre beam", spatial)):
-        resp = np.abs(np.einsum("ftn,fn->ft", far, w)) ** 2
-        rejection = []
-        lobe = []
-        for fc in BEAM_BANDS_HZ:
-            b = _band(f, fc)
-            p = resp[b].sum(axis=0)
-            rejection.append(10 * np.log10(p[0] / max(p[3], p[4])))
-            lobe.append(10 * np.log10(p[0] / np.min(p[[1, 2, 5, 6, 7, 8]])))
-        drr = _drr_gain_db(layout, w, f)
+    for label, w in (
+        ("plain (L+R)", _fir_response(layout, "stereo", f).sum(axis=2)),
+        ("centre beam", _fir_response(layout, "spatial", f)[:, :, 2]),
+    ):
+        rejection, lobe = _beam_bands(layout, w, f)
         out.append(
             f"| {layout.name} | {label} | "
             + " | ".join(f"{r:.1f}" for r in rejection)
-            + f" | {max(lobe):.1f} | {drr:.1f} |"
+            + f" | {max(lobe):.1f} | {_drr_gain_db(layout, w, f):.1f} |"
         )
     return out
 
@@ -186,54 +198,23 @@ def _drr_gain_db(layout: DeviceLayout, weights: NDArray[np.complex128], f: NDArr
     return float(10 * np.log10(direct / reflected))
 
 
-def coloration_rows(layout: DeviceLayout) -> list[str]:
-    """Max |deviation| from plain playback at the seat, 1/3-octave smoothed, 100 Hz-16 kHz."""
-    f = _freqs()
+def coloration_db(layout: DeviceLayout, f: NDArray[np.float64]) -> dict[str, float]:
+    """Max |deviation| of each L/R system from plain stereo at the seat (uncorrelated L, R), 1/3-octave, dB."""
     plant = driver_to_ear_transfer(layout, f, poses(layout)["seat"], "sphere") / _reference(layout, f)[:, None, None]
-    plain = _fir_response(layout, "stereo", f)
-    spatial = _fir_response(layout, "spatial", f)
-    wide = _fir_response(layout, "spatial", f, "wide")
-    textbook = textbook_crosstalk_canceller(layout, f)
     centres = 100.0 * 2.0 ** (np.arange(0, 22) / 3.0)
     centres = centres[centres <= 16000]
 
-    def smoothed(power: NDArray[np.float64]) -> NDArray[np.float64]:
+    def smoothed(filt: NDArray[np.complex128]) -> NDArray[np.float64]:
+        power = np.sum(np.abs(plant @ filt) ** 2, axis=(1, 2))
         return np.asarray([power[_band(f, fc, 1 / 3)].mean() for fc in centres])
 
-    def uncorrelated(filt: NDArray[np.complex128]) -> NDArray[np.float64]:
-        return smoothed(np.sum(np.abs(plant @ filt) ** 2, axis=(1, 2)))
-
-    def mono(filt: NDArray[np.complex128]) -> NDArray[np.float64]:
-        return smoothed(np.sum(np.abs(plant @ filt) ** 2, axis=1)[:, 0])
-
-    ref_unc = uncorrelated(plain)
-    ref_mono = mono(plain.sum(axis=2, keepdims=True))
-    dev_sides = 10 * np.log10(uncorrelated(spatial[:, :, :2]) / ref_unc)
-    dev_wide = 10 * np.log10(uncorrelated(wide[:, :, :2]) / ref_unc)
-    dev_centre = 10 * np.log10(mono(spatial[:, :, 2:]) / ref_mono)
-    dev_text = 10 * np.log10(uncorrelated(textbook) / ref_unc)
-    return [
-        f"| {layout.name} | {np.max(np.abs(dev_sides)):.1f} | {np.max(np.abs(dev_wide)):.1f} | "
-        f"{np.max(np.abs(dev_centre)):.1f} | "
-        f"{np.max(np.abs(dev_text)):.1f} |"
-    ]
-
-
-def headroom_rows(layout: DeviceLayout) -> list[str]:
-    """Largest driver gain of each path over frequency (dB re plain stereo's largest): the drive headroom needed."""
-    f = _freqs()
-    plain = float(np.max(np.abs(_fir_response(layout, "stereo", f))))
-    cells = []
-    for sweet_spot in ("seat", "wide", "room"):
-        sides = float(np.max(np.abs(_fir_response(layout, "spatial", f, sweet_spot)[:, :, :2])))
-        cells.append(f"{20 * np.log10(sides / plain):.1f}")
-    centre = float(np.max(np.abs(_fir_response(layout, "spatial", f)[:, :, 2])))
-    textbook = float(np.max(np.abs(textbook_crosstalk_canceller(layout, f))))
-    return [
-        f"| {layout.name} | "
-        + " | ".join(cells)
-        + f" | {20 * np.log10(centre / plain):.1f} | {20 * np.log10(textbook / plain):.1f} |"
-    ]
+    plain = smoothed(_fir_response(layout, "stereo", f))
+    textbook = smoothed(textbook_crosstalk_canceller(layout, f))
+    out = {"textbook CTC": float(np.max(np.abs(10 * np.log10(textbook / plain))))}
+    for name in SWEET_SPOTS:
+        sides = _fir_response(layout, "spatial", f, name)[:, :, :2]
+        out[f"echo_sense {name}"] = float(np.max(np.abs(10 * np.log10(smoothed(sides) / plain))))
+    return out
 
 
 def textbook_latency_ms(layout: DeviceLayout) -> tuple[float, float]:
@@ -303,15 +284,122 @@ def timing_rows() -> list[str]:
     return rows
 
 
+def _profile_filters(layout: DeviceLayout, f: NDArray[np.float64]) -> dict[str, NDArray[np.complex128]]:
+    """L/R responses (F, N, 2) of every system compared, the virtualiser removed from echo_sense's."""
+    inverse_virtualiser = np.linalg.inv(virtualiser_matrix(f))
+    systems = {
+        "plain stereo": _fir_response(layout, "stereo", f),
+        "textbook CTC": textbook_crosstalk_canceller(layout, f),
+    }
+    for name in SWEET_SPOTS:
+        systems[f"echo_sense {name}"] = _fir_response(layout, "spatial", f, name)[:, :, :2] @ inverse_virtualiser
+    return systems
+
+
+def _worse(values: list[float]) -> str:
+    return f"{min(values):.1f}"
+
+
+def summary_table(layout: DeviceLayout) -> list[str]:
+    """One table per layout: every target of the issue as a row, the systems as columns."""
+    f = _freqs()
+    ref = _reference(layout, f)[:, None, None]
+    systems = _profile_filters(layout, f)
+    grid = poses(layout)
+
+    def avg_sep(filt: NDArray[np.complex128], pose_name: str) -> float:
+        plant = driver_to_ear_transfer(layout, f, grid[pose_name], "sphere") / ref
+        return float(np.mean(separation_db(plant @ filt, f)[: len(AVERAGE_BANDS_HZ)]))
+
+    def min_band_sep(filt: NDArray[np.complex128], pose_name: str) -> float:
+        plant = driver_to_ear_transfer(layout, f, grid[pose_name], "sphere") / ref
+        return float(np.min(separation_db(plant @ filt, f)[: len(AVERAGE_BANDS_HZ)]))
+
+    groups = {
+        "separation at the seat, avg 250 Hz-4 kHz (dB)": (">= 20", ["seat"], avg_sep),
+        "separation at +/-10 cm, worse side (dB)": (">= 10", ["y+10cm", "y-10cm"], avg_sep),
+        "separation at +/-30 cm, worse side (dB)": (">= 0", ["y+30cm", "y-30cm"], avg_sep),
+        "  ... worst octave band at +/-30 cm (dB)": (">= 0", ["y+30cm", "y-30cm"], min_band_sep),
+        "separation at +/-15 deg head turn, worse (dB)": (">= 10", ["yaw+15deg", "yaw-15deg"], avg_sep),
+        "separation at +/-50 cm depth, worse (dB)": (">= 10", ["x+50cm", "x-50cm"], avg_sep),
+    }
+    names = list(systems)
+    rows = [
+        f"\n### {layout.name}: targets (sphere head; default profile: {DEFAULT_SWEET_SPOT})\n",
+        "| metric | target | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for label, (target, pose_names, metric) in groups.items():
+        cells = [_worse([metric(filt, p) for p in pose_names]) for filt in systems.values()]
+        rows.append(f"| {label} | {target} | " + " | ".join(cells) + " |")
+    colour = coloration_db(layout, f)
+    rows.append(
+        "| coloration vs plain, L/R uncorrelated, max 1/3-oct dev (dB) | <= 3 | 0.0 | "
+        + " | ".join(f"{colour[n]:.1f}" for n in names[1:])
+        + " |"
+    )
+    plain_peak = float(np.max(np.abs(systems["plain stereo"])))
+    drive = []
+    for name, filt in systems.items():
+        full = filt if not name.startswith("echo_sense") else _fir_response(layout, "spatial", f, name.split()[1])
+        drive.append(f"{20 * np.log10(float(np.max(np.abs(full[:, :, :2]))) / plain_peak):.1f}")
+    rows.append("| drive: largest driver gain re plain (dB) | (limiter headroom) | " + " | ".join(drive) + " |")
+    pre_ms, length_ms = textbook_latency_ms(layout)
+    latency = ["0.0", f"{pre_ms:.1f} (length {length_ms:.1f})"]
+    for name in SWEET_SPOTS:
+        latency.append(f"{SpatialRenderer(layout, 'spatial', SAMPLE_RATE, BLOCK_SIZE, name).latency_s * 1e3:.1f}")
+    rows.append("| added latency (ms) | <= 20 | " + " | ".join(latency) + " |")
+    cpu = [f"{_core_pct(layout, 'stereo', DEFAULT_SWEET_SPOT):.1f}", "-"]
+    cpu += [f"{_core_pct(layout, 'spatial', n):.1f}" for n in SWEET_SPOTS]
+    rows.append("| CPU, 48 kHz stereo to the drivers (% of one core) | <= 10 | " + " | ".join(cpu) + " |")
+    beam = beam_metrics(layout, f)
+    shared = len(SWEET_SPOTS)
+    for label, target, key in (
+        ("centre beam: worst rejection at +/-90 deg, 500 Hz-4 kHz octaves (dB)", ">= 10", "rejection"),
+        ("centre beam: worst main-lobe drop within +/-45 deg (dB)", "<= 3", "drop"),
+        ("centre: direct-to-reverberant ratio in a shoebox room (dB)", "> plain", "drr"),
+    ):
+        rows.append(
+            f"| {label} | {target} | {beam['plain'][key]:.1f} | - | "
+            + " | ".join([f"{beam['beam'][key]:.1f}"] * shared)
+            + " |"
+        )
+    return rows
+
+
+def _core_pct(layout: DeviceLayout, mode: str, sweet_spot: str) -> float:
+    """Thread CPU time per 10 ms block, % of the block's duration (median of 5 runs of 200 blocks)."""
+    x = (np.random.default_rng(1).standard_normal((BLOCK_SIZE, 2)) * 0.1).astype(np.float32)
+    renderer = SpatialRenderer(layout, mode, SAMPLE_RATE, BLOCK_SIZE, sweet_spot)
+    for _ in range(20):
+        renderer.process(x)
+    runs = []
+    for _ in range(5):
+        start = time.thread_time()
+        for _ in range(200):
+            renderer.process(x)
+        runs.append((time.thread_time() - start) / 200)
+    return float(100 * np.median(runs) * SAMPLE_RATE / BLOCK_SIZE)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
+    parser.add_argument("--detail", action="store_true", help="also per-position, per-band and per-stage tables")
     args = parser.parse_args()
     layouts = [LAYOUTS[name] for name in args.layouts.split(",")]
     print(_header())
     for layout in layouts:
+        print("\n".join(summary_table(layout)))
+    print("\n### Upmix (3 s white-noise sources, second half)\n")
+    print("| input | centre level re input (dB) | vocal gain in centre |")
+    print("|---|---|---|")
+    print("\n".join(upmix_rows(np.random.default_rng(7))))
+    if not args.detail:
+        return
+    for layout in layouts:
         print("\n".join(separation_table(layout)))
-    print("\n### Centre beam: rejection at +/-90 deg (dB, octave bands), main-lobe drop over +/-45 deg, DRR gain\n")
+    print("\n### Centre beam: rejection at +/-90 deg (dB, octave bands), main-lobe drop over +/-45 deg, DRR\n")
     print(
         "| layout | signal | "
         + " | ".join(f"rej {fc} Hz" for fc in BEAM_BANDS_HZ)
@@ -320,35 +408,6 @@ def main() -> None:
     print("|---|---|" + "---|" * (len(BEAM_BANDS_HZ) + 2))
     for layout in layouts:
         print("\n".join(beam_rows(layout)))
-    print("\n### On-axis coloration vs plain stereo (max |dev| dB, 1/3-octave smoothed, 100 Hz-16 kHz, sphere head)\n")
-    print(
-        "| layout | echo_sense seat L/R (uncorrelated) | echo_sense wide L/R (uncorrelated) | "
-        "echo_sense centre (mono) | textbook CTC (uncorrelated) |"
-    )
-    print("|---|---|---|---|---|")
-    for layout in layouts:
-        print("\n".join(coloration_rows(layout)))
-    print("\n### Drive headroom: largest driver gain over frequency, dB re plain stereo\n")
-    print("| layout | L/R seat | L/R wide | L/R room | centre | textbook CTC |")
-    print("|---|---|---|---|---|---|")
-    for layout in layouts:
-        print("\n".join(headroom_rows(layout)))
-    print("\n### Latency\n")
-    print(
-        "| layout | textbook CTC pre-response (ms) | textbook CTC length (ms) | echo_sense spatial (ms) "
-        "| echo_sense filter length (ms) | echo_sense stereo (ms) |"
-    )
-    print("|---|---|---|---|---|---|")
-    for layout in layouts:
-        sp = SpatialRenderer(layout, "spatial", SAMPLE_RATE, BLOCK_SIZE).latency_s * 1e3
-        st = SpatialRenderer(layout, "stereo", SAMPLE_RATE, BLOCK_SIZE).latency_s * 1e3
-        pre_ms, length_ms = textbook_latency_ms(layout)
-        taps_ms = design_filters(layout, "spatial", SAMPLE_RATE).impulse_responses.shape[0] / SAMPLE_RATE * 1e3
-        print(f"| {layout.name} | {pre_ms:.1f} | {length_ms:.1f} | {sp:.1f} | {taps_ms:.1f} | {st:.1f} |")
-    print("\n### Upmix (3 s white-noise sources, second half)\n")
-    print("| input | centre level re input (dB) | vocal gain in centre |")
-    print("|---|---|---|")
-    print("\n".join(upmix_rows(np.random.default_rng(7))))
     print("\n### CPU (one 48 kHz stereo stream, block 480)\n")
     print("(wall-clock mean/p99 on a shared machine; cpu_us = thread CPU time per block)\n")
     print("| stage | frame_size | mean_us | p99_us | budget_us | rt_factor | xruns | cpu_us | core_pct | latency_ms |")

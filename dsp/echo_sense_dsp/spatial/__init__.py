@@ -12,8 +12,9 @@ Contents
 ``upmix``                   L/R -> L', R', C: the centre is the part of mid least correlated
                             with side, per ERB band [4]_ [5]_.
 ``design``                  Band split (Linkwitz-Riley), delay alignment, virtualiser at
-                            +/-30 degrees, regularised multi-driver crosstalk canceller with a
-                            target gain curve [6]_ [7]_, centre beamformer [8]_, textbook CTC.
+                            +/-30 degrees, multi-point acoustic-contrast crosstalk canceller
+                            with an effort limit [6]_ [7]_ [10]_, minimax centre beamformer
+                            [8]_, textbook CTC.
 ``convolution``             Uniformly partitioned FFT convolution [9]_.
 ``renderer``                :class:`SpatialRenderer` (streaming), :func:`render` (offline).
 ``commands``                ``echo-sense spatialize IN.wav OUT.wav --layout L --mode M
@@ -21,14 +22,17 @@ Contents
 ==========================  ============================================================
 
 Modes (:data:`MODES`): ``"stereo"`` (plain, band-split and delay-aligned) and ``"spatial"``.
-Sweet-spot profiles of the canceller (:data:`SWEET_SPOTS`): ``"seat"``, ``"wide"``, ``"room"``.
+Sweet-spot profiles of the canceller (:data:`SWEET_SPOTS`): ``"zone"`` (default),
+``"seat"``, ``"wide"``, ``"room"``.
 Blocks are ``(frames, channels)`` float32; outputs have one channel per driver in the
 layout's order.
 
 A compact array at a few metres makes a sound field that varies almost linearly across
-the head, so a canceller's null at one ear cannot be both deep and wide: ``"seat"`` gives
-the most separation at the listening position, ``"wide"`` keeps it 10 cm to each side,
-``"room"`` stays better than plain stereo 30 cm to each side (``benchmarks/bench_spatial.py``).
+the head, so a canceller's null at one ear cannot be both deep and wide. Each profile
+designs one filter for a set of head poses at once: ``"zone"`` the seat, +/-5 and
++/-10 cm, +/-20 and +/-30 cm (lightly), +/-15 degree turns and +/-50 cm depth; ``"seat"``
+the listening position only; ``"wide"`` a zone 20 cm to each side; ``"room"`` a mild
+canceller that stays near plain stereo 30 cm to each side (``benchmarks/bench_spatial.py``).
 
 References
 ----------
@@ -48,15 +52,20 @@ References
 .. [8] H. L. Van Trees, Optimum Array Processing, Wiley, 2002, ch. 3 and 6.
 .. [9] F. Wefers, Partitioned convolution algorithms for real-time auralization, PhD thesis,
    RWTH Aachen, 2014.
+.. [10] J.-W. Choi and Y.-H. Kim, "Generation of an acoustically bright zone with an
+   illuminated region using multiple sources," J. Acoust. Soc. Am. 111(4), 1695-1700, 2002.
 """
 
 from .acoustics import driver_to_ear_transfer, far_field_transfer, point_transfer
 from .convolution import PartitionedConvolver
 from .design import (
+    DEFAULT_SWEET_SPOT,
     MODES,
     SWEET_SPOTS,
+    ControlPoint,
     RenderFilters,
     SweetSpot,
+    acoustic_contrast,
     centre_beamformer,
     crosstalk_canceller,
     design_filters,
@@ -70,11 +79,13 @@ from .upmix import CentreUpmixer
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_SWEET_SPOT",
     "HEAD_MODELS",
     "LAYOUTS",
     "MODES",
     "SWEET_SPOTS",
     "CentreUpmixer",
+    "ControlPoint",
     "DeviceLayout",
     "Driver",
     "HeadPose",
@@ -83,6 +94,7 @@ __all__ = [
     "RenderFilters",
     "SpatialRenderer",
     "SweetSpot",
+    "acoustic_contrast",
     "centre_beamformer",
     "crosstalk_canceller",
     "design_filters",

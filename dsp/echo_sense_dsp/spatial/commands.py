@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..wavio import read_wav, write_wav
-from .design import MODES, SWEET_SPOTS
+from .design import DEFAULT_SWEET_SPOT, MODES, SWEET_SPOTS
 from .layout import LAYOUTS, load_layout
 from .renderer import render
 
@@ -46,8 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--sweet-spot",
         choices=tuple(SWEET_SPOTS),
-        default="seat",
-        help="crosstalk canceller: most separation at the seat (default), a wider zone, or mild for a whole room",
+        default=DEFAULT_SWEET_SPOT,
+        help=(
+            "crosstalk canceller: zone (default: the seat, +/-10 cm, head turns and depth), most separation at "
+            "the seat only, a wider zone, or mild for a whole room"
+        ),
     )
     parser.set_defaults(func=run_spatialize)
 

@@ -7,8 +7,8 @@ only convolves.
 Signal flow of the ``"spatial"`` mode (inputs after the upmix: L', R', C)::
 
     L', R' --> virtualiser B (2x2: all-pass ipsi, delayed low-pass contra, +/-30 deg)
-           --> crosstalk canceller H (n_drivers x 2, regularised multi-driver inverse)
-    C      --> centre beamformer w (n_drivers, main lobe +/-45 deg, nulls at +/-90 deg)
+           --> crosstalk canceller H (n_drivers x 2, multi-point acoustic contrast, effort-limited)
+    C      --> centre beamformer w (n_drivers, minimax: main lobe +/-45 deg, nulls at +/-90 deg)
 
 and of the ``"stereo"`` mode (inputs L, R): each driver plays the channel on its side (the
 mean of both when it sits within 1 cm of the centre line), band-limited and delay-aligned.
@@ -31,54 +31,100 @@ FILTER_TAPS = 2048  # 42.7 ms at 48 kHz: covers the regularised inverse's tails 
 DESIGN_FFT_SIZE = 2 * FILTER_TAPS
 MODELLING_DELAY_S = 0.0025  # acausal part allowed to the inverse filters (120 samples at 48 kHz)
 VIRTUAL_SPEAKER_AZIMUTH_RAD = np.deg2rad(30.0)
-CTC_MAX_GAIN_DB = 25.0  # the target cancellation-gain curve's plateau (effort vs. plain drive)
+CTC_MAX_GAIN_DB = 25.0  # default plateau of the effort curve (largest driver gain vs. plain drive)
 CTC_GAIN_CORNERS_HZ = (80.0, 250.0, 6000.0, 14000.0)  # 0 dB below the first and above the last corner
 BEAM_MAX_GAIN_DB = 15.0
 BEAM_NULL_AZIMUTH_RAD = np.deg2rad(90.0)
 BEAM_LOBE_AZIMUTH_RAD = np.deg2rad(45.0)
 BEAM_DIFFUSE_POINTS = 96
-BEAM_DIFFUSE_WEIGHT = 3.0  # total weight of the diffuse-field (room) control points
-BEAM_LOBE_WEIGHTS = (3.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0)  # at 0, +/-15, +/-30, +/-45 degrees
-BEAM_NULL_WEIGHTS = (10.0, 10.0, 3.0, 3.0)  # at +/-90, +/-75 degrees
+BEAM_DIFFUSE_WEIGHT = 1.0  # total weight of the diffuse-field (room) control points
+BEAM_LOBE_WEIGHTS = (3.0, 1.0, 1.0, 2.0, 2.0, 8.0, 8.0)  # initial, at 0, +/-15, +/-30, +/-45 degrees
+BEAM_NULL_WEIGHTS = (2.0, 2.0, 0.5, 0.5)  # initial, at +/-90, +/-75 degrees
+BEAM_LOBE_MAX_DROP_DB = 2.0  # design goal inside +/-45 degrees (the target is 3 dB; margin for the FIR)
+BEAM_MIN_REJECTION_DB = 13.0  # design goal at +/-90 degrees (the target is 10 dB)
+BEAM_MINIMAX_ITERATIONS = 6  # Lawson reweighting passes
 BEAM_MIN_BENEFIT_DB = 3.0  # side-wall rejection gain over plain mono below which the beam fades out
 _CENTRE_LINE_M = 0.01
 _MIN_HIGHPASS_HZ = 40.0  # below this a driver's own roll-off is the high-pass
 _SMOOTH_OCTAVES = 1.0 / 3.0
-_MIN_DIAGONAL = 0.3  # floor of |ipsilateral response| when normalising the canceller
+_MIN_DIAGONAL = 0.3  # floor of |response at the seat| when normalising the centre beam
 
 MODES = ("spatial", "stereo")
 
 
 @dataclass(frozen=True)
-class SweetSpot:
-    """How the crosstalk canceller trades separation at the seat against the zone's width.
+class ControlPoint:
+    """A head pose the crosstalk canceller is designed for, relative to the listening position.
 
     Attributes
     ----------
-    design_radius_m : float, metres
-        Radius of the head the canceller is designed for. Larger than the real head puts
-        each channel's null just outside the far ear: less separation at the seat, more
-        a few centimetres off-centre (the field near a null of a compact array grows
-        linearly on both sides, so the null's position sets where separation peaks).
-    lateral_offsets_m : tuple of float, metres
-        Head positions (across the listening axis) designed for at once.
-    weights : tuple of float
-        Least-squares weight of each position.
+    lateral_m : float, metres, across the listening axis (+ to the listener's left)
+    depth_m : float, metres, along it (+ away from the device)
+    yaw_deg : float, degrees, head turn
+    bright : float
+        Weight of the ear that should hear the channel (acoustic contrast's bright zone).
+    dark : float
+        Weight of the ear that should not (the dark zone): how much crosstalk here matters.
     """
 
-    design_radius_m: float
-    lateral_offsets_m: tuple[float, ...] = (0.0,)
-    weights: tuple[float, ...] = (1.0,)
+    lateral_m: float = 0.0
+    depth_m: float = 0.0
+    yaw_deg: float = 0.0
+    bright: float = 1.0
+    dark: float = 1.0
 
 
-#: Sweet-spot profiles by name: "seat" maximises separation at the listening position,
-#: "wide" keeps it 10 cm to each side, "room" never makes crosstalk worse than plain
-#: stereo within 30 cm of the seat (nulls 30 cm out: a mild, broad canceller).
+@dataclass(frozen=True)
+class SweetSpot:
+    """A crosstalk-canceller profile: where the listener may be, and how hard the drivers may work.
+
+    Attributes
+    ----------
+    points : tuple of ControlPoint
+        Head poses designed for at once; the first is the listening position, where the
+        canceller's own-ear response is normalised to unity.
+    max_gain_db : float, dB
+        Plateau of the effort curve (:func:`gain_curve_db`): the largest driver gain over
+        plain drive that the canceller may use between the corners
+        :data:`CTC_GAIN_CORNERS_HZ`.
+    """
+
+    points: tuple[ControlPoint, ...]
+    max_gain_db: float = CTC_MAX_GAIN_DB
+
+
+def _symmetric(lateral_m: float, dark: float, bright: float = 1.0) -> tuple[ControlPoint, ControlPoint]:
+    return ControlPoint(lateral_m, dark=dark, bright=bright), ControlPoint(-lateral_m, dark=dark, bright=bright)
+
+
+#: Sweet-spot profiles by name (``benchmarks/bench_spatial.py`` measures each):
+#: "zone" (default) balances the seat, +/-10 cm, head turns and depth; "seat" maximises
+#: separation at the listening position only; "wide" keeps it 10 cm to each side; "room"
+#: is a mild canceller that stays near or above plain stereo 30 cm to each side.
 SWEET_SPOTS: dict[str, SweetSpot] = {
-    "seat": SweetSpot(design_radius_m=HEAD_RADIUS_M),
-    "wide": SweetSpot(design_radius_m=1.8 * HEAD_RADIUS_M),
-    "room": SweetSpot(design_radius_m=0.3),
+    "zone": SweetSpot(
+        (
+            ControlPoint(dark=45.0),
+            *_symmetric(0.05, 5.9),
+            *_symmetric(0.1, 5.9),
+            *_symmetric(0.2, 0.45),
+            *_symmetric(0.3, 0.45, bright=0.34),
+            ControlPoint(yaw_deg=15.0, dark=0.31),
+            ControlPoint(yaw_deg=-15.0, dark=0.31),
+            ControlPoint(depth_m=0.5, dark=3.44),
+            ControlPoint(depth_m=-0.5, dark=3.44),
+        ),
+        max_gain_db=28.0,  # 25 dB costs 3-4 dB of separation at the seat on studio-array (benchmark)
+    ),
+    "seat": SweetSpot((ControlPoint(),), max_gain_db=25.0),
+    "wide": SweetSpot(
+        (ControlPoint(), *_symmetric(0.05, 1.0), *_symmetric(0.1, 4.0), *_symmetric(0.2, 1.0)), max_gain_db=25.0
+    ),
+    "room": SweetSpot(
+        (ControlPoint(), *_symmetric(0.1, 1.0), *_symmetric(0.2, 1.0), *_symmetric(0.3, 3.0)), max_gain_db=15.0
+    ),
 }
+DEFAULT_SWEET_SPOT = "zone"
 
 
 @dataclass(frozen=True)
@@ -213,7 +259,8 @@ def regularised_inverse(
     plants : ndarray, shape (P, F, M, N), complex128
         P points (head positions or directions), M controlled outputs, N drivers.
     targets : ndarray, shape (P, F, M, K), complex128
-    weights : ndarray, shape (P,), float64
+    weights : ndarray, shape (P,) or (P, F), float64
+        Per point, or per point and frequency (minimax designs reweight per frequency).
     effort_penalty : ndarray, shape (F, N), float64
         Diagonal of R (large where a driver must not play).
     max_gain_db : ndarray, shape (F,), dB
@@ -222,10 +269,11 @@ def regularised_inverse(
     -------
     ndarray, shape (F, N, K), complex128
     """
-    w = weights / weights.sum()
+    w = np.broadcast_to(weights.reshape(weights.shape[0], -1), plants.shape[:2])
+    w = w / w.sum(axis=0, keepdims=True)
     ch = np.conj(np.swapaxes(plants, -1, -2))  # (P, F, N, M)
-    normal = np.einsum("p,pfnm,pfmk->fnk", w, ch, plants)
-    rhs = np.einsum("p,pfnm,pfmk->fnk", w, ch, targets)
+    normal = np.einsum("pf,pfnm,pfmk->fnk", w, ch, plants)
+    rhs = np.einsum("pf,pfnm,pfmk->fnk", w, ch, targets)
     scale = np.maximum(np.trace(normal, axis1=1, axis2=2).real / normal.shape[-1], 1e-12)
     penalty = np.einsum("fn,nk->fnk", effort_penalty, np.eye(normal.shape[-1]))
     max_gain = 10.0 ** (max_gain_db / 20.0)
@@ -263,39 +311,111 @@ def virtualiser_matrix(frequency_hz: NDArray[np.float64]) -> NDArray[np.complex1
 
 
 def design_poses(layout: DeviceLayout, sweet_spot: SweetSpot) -> list[HeadPose]:
-    """Head poses the canceller is designed for: the listening position and the profile's offsets."""
+    """Head poses of a profile's control points, the listening position first."""
     x, y, z = layout.listener.position_m
-    return [HeadPose((x, y + dy, z), 0.0, sweet_spot.design_radius_m) for dy in sweet_spot.lateral_offsets_m]
+    return [HeadPose((x + p.depth_m, y + p.lateral_m, z), float(np.deg2rad(p.yaw_deg))) for p in sweet_spot.points]
+
+
+def acoustic_contrast(
+    bright: NDArray[np.complex128],
+    dark: NDArray[np.complex128],
+    bright_weights: NDArray[np.float64],
+    dark_weights: NDArray[np.float64],
+    effort_penalty: NDArray[np.float64],
+    max_gain_db: NDArray[np.float64],
+    level: NDArray[np.float64] | None = None,
+    iterations: int = 20,
+) -> NDArray[np.complex128]:
+    """Multi-point acoustic contrast filter with an effort constraint, per frequency.
+
+    Maximises sum_p b_p |c_p h|^2 / (sum_p d_p |e_p h|^2 + beta(f) h^H R h) (Choi & Kim,
+    JASA 111(4), 2002; Elliott et al., JASA 132(3), 2012): the principal generalised
+    eigenvector, scaled so that the first bright point gets ``level`` (default 1). beta(f) is the
+    smallest value (bisection on a log scale) for which no driver's gain exceeds
+    ``max_gain_db``. Unlike pressure matching, the own-ear level away from the first point
+    is left free, which is what lets one filter keep a null near the far ear of heads at
+    several positions.
+
+    Parameters
+    ----------
+    bright, dark : ndarray, shape (P, F, N), complex128
+        Responses of the N drivers at the ear that should (bright) and should not (dark)
+        hear the channel, at P control points.
+    bright_weights, dark_weights : ndarray, shape (P,) or (P, F), float64
+    effort_penalty : ndarray, shape (F, N), float64, diagonal of R
+    max_gain_db : ndarray, shape (F,), dB
+    level : ndarray, shape (F,), float64, optional
+        Magnitude of the response at the first bright point (zero phase re the plant).
+
+    Returns
+    -------
+    ndarray, shape (F, N), complex128
+    """
+    target = np.ones(bright.shape[1]) if level is None else level
+    wb = np.broadcast_to(bright_weights.reshape(bright_weights.shape[0], -1), bright.shape[:2])
+    wd = np.broadcast_to(dark_weights.reshape(dark_weights.shape[0], -1), dark.shape[:2])
+    a = np.einsum("pf,pfn,pfm->fnm", wb / wb.sum(axis=0), np.conj(bright), bright)
+    b = np.einsum("pf,pfn,pfm->fnm", wd / wd.sum(axis=0), np.conj(dark), dark)
+    scale = np.maximum(np.trace(b, axis1=1, axis2=2).real / b.shape[-1], 1e-12)
+    penalty = np.einsum("fn,nk->fnk", effort_penalty, np.eye(b.shape[-1]))
+    max_gain = 10.0 ** (max_gain_db / 20.0)
+
+    def solve(log_beta: NDArray[np.float64]) -> NDArray[np.complex128]:
+        chol_inv = np.linalg.inv(np.linalg.cholesky(b + (10.0**log_beta * scale)[:, None, None] * penalty))
+        whitened = chol_inv @ a @ np.conj(np.swapaxes(chol_inv, 1, 2))
+        _, vectors = np.linalg.eigh((whitened + np.conj(np.swapaxes(whitened, 1, 2))) / 2)
+        h = np.einsum("fmn,fm->fn", np.conj(chol_inv), vectors[:, :, -1])  # L^-H v
+        at_seat = np.einsum("fn,fn->f", bright[0], h)
+        magnitude = np.abs(at_seat)
+        at_seat = np.where(magnitude > 1e-12, at_seat, 1e-12)
+        return np.asarray(h * (target / at_seat)[:, None])
+
+    lo = np.full(scale.shape, -8.0)
+    hi = np.full(scale.shape, 4.0)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        ok = np.max(np.abs(solve(mid)), axis=1) <= max_gain
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    h = solve(hi)
+    peak = np.max(np.abs(h), axis=1)
+    return np.asarray(h * np.minimum(1.0, max_gain / np.maximum(peak, 1e-12))[:, None])
 
 
 def crosstalk_canceller(
-    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int, sweet_spot: str = "seat"
+    layout: DeviceLayout, frequency_hz: NDArray[np.float64], sample_rate: int, sweet_spot: str = DEFAULT_SWEET_SPOT
 ) -> NDArray[np.complex128]:
-    """Regularised multi-driver crosstalk canceller, shape (F, n_drivers, 2) (drivers x binaural inputs).
+    """Multi-point crosstalk canceller, shape (F, n_drivers, 2) (drivers x binaural inputs).
 
     The plant is the designer's head model (Brown & Duda) normalised by a point source at
-    the device centre, so H is a gain relative to plain drive. With more than two drivers
-    the minimum-effort solution is a pair of null-steering filters: each binaural input
-    reaches its own ear with unit gain and is steered to a null at the other ear. Each
-    driver's effort is penalised outside its ``band_hz``, so the inverse band-splits itself.
-    The regularisation follows :func:`gain_curve_db`, and each column is normalised so that
-    its own ear gets unit (delayed) response, so the inverse keeps the tonal balance.
+    the device centre, so H is a gain relative to plain drive. Each binaural input is an
+    :func:`acoustic_contrast` filter over the profile's control points (its own ear bright,
+    the other ear dark), with plain stereo's level at its own ear at the listening position and
+    the effort bounded by :func:`gain_curve_db` with the profile's plateau. Each driver's
+    effort is penalised outside its ``band_hz``, so the canceller band-splits itself.
     ``sweet_spot`` names a profile in :data:`SWEET_SPOTS`.
     """
     profile = _sweet_spot(sweet_spot)
-    poses = design_poses(layout, profile)
     ref = _reference(layout, frequency_hz)
-    plants = np.stack([driver_to_ear_transfer(layout, frequency_hz, p) / ref[:, None, None] for p in poses])
-    targets = np.broadcast_to(np.eye(2, dtype=np.complex128), (*plants.shape[:2], 2, 2))
+    plants = np.stack(
+        [driver_to_ear_transfer(layout, frequency_hz, p) / ref[:, None, None] for p in design_poses(layout, profile)]
+    )  # (P, F, 2, N)
     bands = np.abs(band_split_responses(layout, frequency_hz, sample_rate))
     penalty = 1.0 / np.maximum(bands, 1e-2) ** 2
-    gain_db = gain_curve_db(frequency_hz, CTC_MAX_GAIN_DB, CTC_GAIN_CORNERS_HZ)
-    h = regularised_inverse(plants, np.asarray(targets), np.asarray(profile.weights), penalty, gain_db)
-    achieved = plants[0] @ h
-    diagonal = np.stack([achieved[:, 0, 0], achieved[:, 1, 1]], axis=-1)
-    magnitude = np.abs(diagonal)
-    h = h / (diagonal / np.maximum(magnitude, 1e-12) * np.maximum(magnitude, _MIN_DIAGONAL))[:, None, :]
-    return np.asarray(h)
+    gain_db = gain_curve_db(frequency_hz, profile.max_gain_db, CTC_GAIN_CORNERS_HZ)
+    bright_w = np.array([p.bright for p in profile.points])
+    dark_w = np.array([p.dark for p in profile.points])
+    # Own-ear level: the RMS of plain stereo's two ear responses at the seat, so that the
+    # canceller keeps plain playback's loudness (and the effort limit covers that gain too).
+    plain_at_ears = plants[0] @ plain_stereo_responses(layout, frequency_hz, sample_rate)  # (F, 2 ears, 2 inputs)
+    level = np.sqrt(np.mean(np.abs(plain_at_ears) ** 2, axis=1))  # (F, 2)
+    columns = [
+        acoustic_contrast(
+            plants[:, :, ear, :], plants[:, :, 1 - ear, :], bright_w, dark_w, penalty, gain_db, level[:, ear]
+        )
+        for ear in (0, 1)
+    ]
+    return np.asarray(np.stack(columns, axis=-1))
 
 
 def centre_beamformer(
@@ -336,7 +456,7 @@ def centre_beamformer(
     plain_drive = plain_stereo_responses(layout, frequency_hz, sample_rate).sum(axis=2)
     plain_at_seat = _seat_response(layout, frequency_hz, plain_drive)
     plain_phase = np.where(np.abs(plain_at_seat) > 1e-12, plain_at_seat / np.maximum(np.abs(plain_at_seat), 1e-12), 1)
-    beam_weights = regularised_inverse(plants, targets, weights, penalty, effort_db)[:, :, 0]
+    beam_weights = _minimax_beam(plants, targets, weights, penalty, effort_db, lobe.size, 2)
     beam = _unit_at_seat(layout, frequency_hz, beam_weights) * plain_phase[:, None]
     # Where the geometry cannot beamform (e.g. two drivers on a line across the room), the
     # beam would only colour the sound: cross-fade to the plain mono drive there.
@@ -359,6 +479,35 @@ def centre_beamformer(
     )
     blend = np.clip((gain_db - BEAM_MIN_BENEFIT_DB) / BEAM_MIN_BENEFIT_DB, 0.0, 1.0)[:, None]
     return np.asarray(blend * beam + (1 - blend) * plain)
+
+
+def _minimax_beam(
+    plants: NDArray[np.complex128],
+    targets: NDArray[np.complex128],
+    weights: NDArray[np.float64],
+    penalty: NDArray[np.float64],
+    effort_db: NDArray[np.float64],
+    n_lobe: int,
+    n_null: int,
+) -> NDArray[np.complex128]:
+    """Weighted least squares, reweighted per frequency toward the lobe and null goals (Lawson's algorithm).
+
+    Points 0..n_lobe-1 are the main lobe (point 0 the axis), the next ``n_null`` the side-wall
+    nulls. Where a lobe point drops more than :data:`BEAM_LOBE_MAX_DROP_DB` below the axis, or a
+    null rejects less than :data:`BEAM_MIN_REJECTION_DB`, its weight grows (at most 10x per
+    pass); satisfied points keep theirs. Returns weights, shape (F, N).
+    """
+    w = np.repeat(weights[:, None], plants.shape[1], axis=1)
+    nulls = slice(n_lobe, n_lobe + n_null)
+    for _ in range(BEAM_MINIMAX_ITERATIONS):
+        beam = regularised_inverse(plants, targets, w, penalty, effort_db)[:, :, 0]
+        level_db = 20 * np.log10(np.maximum(np.abs(np.einsum("pfn,fn->pf", plants[:, :, 0, :], beam)), 1e-12))
+        drop_db = level_db[0][None, :] - level_db
+        excess = np.zeros_like(drop_db)
+        excess[1:n_lobe] = drop_db[1:n_lobe] - BEAM_LOBE_MAX_DROP_DB
+        excess[nulls] = BEAM_MIN_REJECTION_DB - drop_db[nulls]
+        w = w * 10.0 ** np.clip(excess / 10.0, 0.0, 1.0)
+    return np.asarray(regularised_inverse(plants, targets, w, penalty, effort_db)[:, :, 0])
 
 
 def _seat_response(
@@ -427,7 +576,7 @@ def filter_responses(
     mode: str,
     sample_rate: int,
     frequency_hz: NDArray[np.float64],
-    sweet_spot: str = "seat",
+    sweet_spot: str = DEFAULT_SWEET_SPOT,
 ) -> NDArray[np.complex128]:
     """Frequency responses of the renderer's filters, without the modelling delay.
 
@@ -445,16 +594,21 @@ def filter_responses(
     plant = driver_to_ear_transfer(layout, frequency_hz, HeadPose(layout.listener.position_m)) / ref[:, None, None]
     sides = crosstalk_canceller(layout, frequency_hz, sample_rate, sweet_spot) @ virtualiser_matrix(frequency_hz)
     sides = sides * _tonal_match(_ear_power(plant, plain), _ear_power(plant, sides), frequency_hz)[:, None, None]
+    # The effort limit wins over the tonal match: no driver gain above the profile's plateau.
+    cap = 10.0 ** (gain_curve_db(frequency_hz, _sweet_spot(sweet_spot).max_gain_db, CTC_GAIN_CORNERS_HZ) / 20.0)
+    sides = sides * np.minimum(1.0, cap / np.maximum(np.max(np.abs(sides), axis=(1, 2)), 1e-12))[:, None, None]
     centre = centre_beamformer(layout, frequency_hz, sample_rate)
     mono_plain = np.abs(plant @ plain.sum(axis=2, keepdims=True)) ** 2
     mono_centre = np.abs(plant @ centre[:, :, None]) ** 2
     centre = centre * _tonal_match(mono_plain.sum(axis=(1, 2)), mono_centre.sum(axis=(1, 2)), frequency_hz)[:, None]
+    beam_cap = 10.0 ** (BEAM_MAX_GAIN_DB / 20.0)
+    centre = centre * np.minimum(1.0, beam_cap / np.maximum(np.max(np.abs(centre), axis=1), 1e-12))[:, None]
     return np.asarray(np.concatenate([sides, centre[:, :, None]], axis=2))
 
 
 @functools.lru_cache(maxsize=16)
 def design_filters(
-    layout: DeviceLayout, mode: str = "spatial", sample_rate: int | None = None, sweet_spot: str = "seat"
+    layout: DeviceLayout, mode: str = "spatial", sample_rate: int | None = None, sweet_spot: str = DEFAULT_SWEET_SPOT
 ) -> RenderFilters:
     """Design (once, then cached) the FIR filters for a layout, mode and sweet-spot profile.
 

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from ..errors import AudioFormatError, ConfigError
 from .convolution import PartitionedConvolver
-from .design import MODES, SWEET_SPOTS, RenderFilters, design_filters
+from .design import DEFAULT_SWEET_SPOT, MODES, SWEET_SPOTS, RenderFilters, design_filters
 from .layout import DeviceLayout, load_layout
 from .upmix import CentreUpmixer
 
@@ -52,7 +52,7 @@ class SpatialRenderer:
         mode: str = "spatial",
         sample_rate: int | None = None,
         block_size: int | None = None,
-        sweet_spot: str = "seat",
+        sweet_spot: str = DEFAULT_SWEET_SPOT,
     ) -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown spatial mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -67,7 +67,7 @@ class SpatialRenderer:
         if block_size < 1:
             raise ConfigError(f"block_size must be >= 1, got {block_size}")
         self.mode = mode
-        self.sweet_spot = sweet_spot if mode == "spatial" else "seat"
+        self.sweet_spot = sweet_spot if mode == "spatial" else DEFAULT_SWEET_SPOT
         self.sample_rate = rate
         self.block_size = block_size
         self.filters: RenderFilters = design_filters(self.layout, mode, rate, self.sweet_spot)
@@ -131,7 +131,7 @@ def render(
     sample_rate: int | None = None,
     block_size: int | None = None,
     compensate_latency: bool = False,
-    sweet_spot: str = "seat",
+    sweet_spot: str = DEFAULT_SWEET_SPOT,
 ) -> NDArray[np.float32]:
     """Render a whole stereo signal (offline), identical to streaming it through :class:`SpatialRenderer`.
 

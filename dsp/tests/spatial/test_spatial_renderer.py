@@ -15,18 +15,21 @@ from echo_sense_dsp.cli import main as cli_main
 from echo_sense_dsp.errors import AudioFormatError, ConfigError
 from echo_sense_dsp.physics import SPEED_OF_SOUND_M_S
 from echo_sense_dsp.spatial import (
+    DEFAULT_SWEET_SPOT,
     LAYOUTS,
+    SWEET_SPOTS,
     CentreUpmixer,
     HeadPose,
     PartitionedConvolver,
     SpatialRenderer,
+    acoustic_contrast,
     design_filters,
     load_layout,
     render,
     virtualiser_matrix,
 )
 from echo_sense_dsp.spatial.acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions
-from echo_sense_dsp.spatial.design import alignment_delays_s, butterworth2_response
+from echo_sense_dsp.spatial.design import BEAM_MAX_GAIN_DB, alignment_delays_s, butterworth2_response
 from echo_sense_dsp.spatial.head import HEAD_RADIUS_M, sphere_transfer, woodworth_itd_s
 from echo_sense_dsp.wavio import read_wav, write_wav
 
@@ -40,11 +43,13 @@ CENTRE_TOL_DB = 1.0  # centre-panned source energy in the centre channel
 HARD_PAN_MAX_DB = -20.0  # hard-panned source energy allowed in the centre channel
 LATENCY_LIMIT_S = 0.020
 BAND_SPLIT_PEAK_SHIFT = 2  # samples of group delay of the band split at high frequencies
-SEPARATION_AT_SEAT_MIN_DB = 15.0
-ALLOCATION_GROWTH_BYTES = (
-    4096  # peak traced memory growth allowed after warm-up  # averaged 250 Hz-4 kHz on the exact sphere model
-)
-BEAM_REJECTION_MIN_DB = 10.0  # centre beam at +/-90 degrees, 1-2 kHz, studio-array
+SEPARATION_AT_SEAT_MIN_DB = 15.0  # averaged 250 Hz-4 kHz on the exact sphere model
+SEPARATION_OFF_CENTRE_MIN_DB = 8.0  # default profile, 10 cm to either side (the benchmark's target is 10 dB)
+ALLOCATION_GROWTH_BYTES = 4096  # peak traced memory growth allowed after warm-up
+BEAM_REJECTION_MIN_DB = 10.0  # centre beam at +/-90 degrees, studio-array
+BEAM_LOBE_MAX_DROP_DB = 3.0  # centre beam within +/-45 degrees, studio-array
+BEAM_BANDS_HZ = (500.0, 1000.0, 2000.0, 4000.0)
+FIR_RIPPLE_DB = 2.0  # truncated, windowed FIR vs its designed response (the 12 Hz bin)
 
 
 def _stream(renderer: SpatialRenderer, x: np.ndarray) -> np.ndarray:
@@ -238,14 +243,30 @@ def test_upmix_reconstructs_left_and_right_exactly(rng: np.random.Generator) -> 
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
-@pytest.mark.parametrize("mode", ["stereo", "spatial"])
-def test_filters_are_finite_and_decay_for_every_preset(name: str, mode: str) -> None:
-    filters = design_filters(LAYOUTS[name], mode)
+@pytest.mark.parametrize(
+    ("mode", "sweet_spot"), [("stereo", DEFAULT_SWEET_SPOT)] + [("spatial", name) for name in SWEET_SPOTS]
+)
+def test_filters_are_finite_and_decay_for_every_preset(name: str, mode: str, sweet_spot: str) -> None:
+    filters = design_filters(LAYOUTS[name], mode, None, sweet_spot)
     h = filters.impulse_responses
     assert np.all(np.isfinite(h))
     assert h.shape[2] == LAYOUTS[name].n_drivers
-    assert np.max(np.abs(h)) < 4.0  # bounded gain, limiter-friendly
+    spectrum = np.abs(np.fft.rfft(h.astype(np.float64), axis=0))  # (F, inputs, drivers)
+    # Bounded drive: no driver gain above the canceller's and the beam's effort plateaus (FIR ripple aside).
+    assert np.max(spectrum[:, :2]) < 10 ** ((SWEET_SPOTS[sweet_spot].max_gain_db + FIR_RIPPLE_DB) / 20)
+    assert np.max(spectrum[:, 2:], initial=0.0) < 10 ** ((BEAM_MAX_GAIN_DB + FIR_RIPPLE_DB) / 20)
     assert np.sum(h[-h.shape[0] // 8 :] ** 2) < 1e-3 * np.sum(h**2)  # tail decayed: stable, truncation harmless
+
+
+def test_acoustic_contrast_puts_a_null_at_the_dark_ear_within_the_effort_limit() -> None:
+    # Two drivers, one control point, a well-conditioned plant: the exact null-steering solution fits.
+    bright = np.array([[[1.0, 0.5]]], dtype=np.complex128)  # (P, F, N)
+    dark = np.array([[[0.5, 1.0]]], dtype=np.complex128)
+    h = acoustic_contrast(bright, dark, np.ones(1), np.ones(1), np.ones((1, 2)), np.array([20.0]))
+    assert abs(np.sum(bright[0, 0] * h[0]) - 1.0) < 1e-9  # unit response at the bright ear
+    assert abs(np.sum(dark[0, 0] * h[0])) < 1e-3  # and (almost) none at the dark one
+    capped = acoustic_contrast(bright, dark, np.ones(1), np.ones(1), np.ones((1, 2)), np.array([0.0]))
+    assert np.max(np.abs(capped)) <= 1.0 + 1e-9  # the effort limit holds even where it costs the null
 
 
 def test_partitioned_convolution_equals_direct_convolution(rng: np.random.Generator) -> None:
@@ -320,11 +341,13 @@ def _separation_db(sweet_spot: str, lateral_m: float) -> float:
 
 def test_crosstalk_canceller_separates_ears_at_the_seat_on_the_exact_sphere() -> None:
     assert _separation_db("seat", 0.0) > SEPARATION_AT_SEAT_MIN_DB
+    assert _separation_db(DEFAULT_SWEET_SPOT, 0.0) > SEPARATION_AT_SEAT_MIN_DB
 
 
-def test_wide_sweet_spot_trades_seat_separation_for_separation_10_cm_off_centre() -> None:
-    assert _separation_db("wide", 0.1) > _separation_db("seat", 0.1)
-    assert _separation_db("wide", 0.0) < _separation_db("seat", 0.0)
+@pytest.mark.parametrize("lateral_m", [0.1, -0.1])
+def test_default_profile_keeps_separation_10_cm_off_centre_where_the_seat_profile_loses_it(lateral_m: float) -> None:
+    assert _separation_db(DEFAULT_SWEET_SPOT, lateral_m) > SEPARATION_OFF_CENTRE_MIN_DB
+    assert _separation_db(DEFAULT_SWEET_SPOT, lateral_m) > _separation_db("seat", lateral_m)
 
 
 @pytest.mark.parametrize("lateral_m", [0.3, -0.3])
@@ -353,17 +376,20 @@ def test_process_does_not_grow_memory_after_warm_up(rng: np.random.Generator) ->
     assert current <= ALLOCATION_GROWTH_BYTES
 
 
-def test_centre_beam_rejects_the_side_walls() -> None:
+@pytest.mark.parametrize("centre_hz", BEAM_BANDS_HZ)
+def test_centre_beam_rejects_the_side_walls_and_keeps_a_wide_main_lobe(centre_hz: float) -> None:
     layout = LAYOUTS["studio-array"]
     filters = design_filters(layout, "spatial")
     f = np.fft.rfftfreq(4096, 1 / RATE_HZ)
     w = np.fft.rfft(filters.impulse_responses[:, 2, :].astype(np.float64), n=4096, axis=0)
     elevation = float(np.arctan2(layout.listener.height_m, layout.listener.distance_m))
-    far = far_field_transfer(layout, f, horizontal_directions(np.deg2rad([0.0, 90.0, -90.0]), elevation))
+    azimuths = np.deg2rad([0.0, 90.0, -90.0, 15.0, -15.0, 30.0, -30.0, 45.0, -45.0])
+    far = far_field_transfer(layout, f, horizontal_directions(azimuths, elevation))
     power = np.abs(np.einsum("ftn,fn->ft", far, w)) ** 2
-    band = (f >= 1000) & (f <= 2000)
+    band = (f >= centre_hz / np.sqrt(2)) & (f < centre_hz * np.sqrt(2))
     p = power[band].sum(axis=0)
     assert 10 * np.log10(p[0] / max(p[1], p[2])) > BEAM_REJECTION_MIN_DB
+    assert 10 * np.log10(p[0] / np.min(p[3:])) < BEAM_LOBE_MAX_DROP_DB
 
 
 # ---------------------------------------------------------------- CLI
