@@ -1,6 +1,7 @@
 """The image entities: the Doppler spectrogram (a valid PNG of the history's size that changes over
 time and marks the walk-in's motion in its decision strip) and the calibration chart (a PNG of
-the chart's size that changes when the probe is recalibrated)."""
+the chart's size that changes when the probe is recalibrated); the spectrogram starts clean,
+without the detector's start-up transient."""
 
 from __future__ import annotations
 
@@ -22,15 +23,20 @@ from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.image import CalibrationImage, DopplerSpectrogramImage
 from custom_components.echo_sense.plot import CALIBRATION_SIZE
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from echo_sense_dsp.presence.demodulation import HOP_S
+from echo_sense_dsp.presence.features import WARMUP_S
+from echo_sense_dsp.presence.spectrogram import COLORMAP
 from echo_sense_dsp.room import LiveRoom
 
 from .test_init import SIMULATED_DATA
-from .test_presence import MOTION, _wait_for_state, walk_in_entry  # noqa: F401
+from .test_presence import MOTION, WAIT_S, _wait_for_state, walk_in_entry  # noqa: F401
 
 IMAGE = "image.simulated_room_demo_doppler_spectrogram"
 CALIBRATION_IMAGE = "image.simulated_room_demo_calibration"
 MOTION_COLOURS = ((255, 176, 0), (220, 30, 30))  # amber minor, red major
 SAVE_ENV = "ECHO_SENSE_SAVE_SPECTROGRAM"  # set to a path to keep the rendered PNG for a look
+EMPTY_ROOM_MAX_DB = 15.0  # sensing in the empty room stays below ~5 dB; the start-up transient reaches 40 dB
+SENSING_HOPS = 100  # 2 s of 20 ms hops drawn
 
 
 async def _png(entity: DopplerSpectrogramImage | CalibrationImage) -> tuple[bytes, np.ndarray]:
@@ -100,4 +106,31 @@ async def test_calibration_image_follows_a_recalibration(
     _, calibrated = await _png(entity)
     assert calibrated.shape == (height, width, 3)
     assert not np.array_equal(uncalibrated, calibrated)
+    assert await hass.config_entries.async_unload(empty_room_entry.entry_id)
+
+
+async def test_no_start_up_transient_in_an_empty_room(hass: HomeAssistant, empty_room_entry: MockConfigEntry) -> None:
+    """Before the detector senses (its noise floor still settling) the spectrum is a transient that
+    would show as a bright column; only hops from the first sensing one on are drawn."""
+    entity = hass.data[DATA_COMPONENT].get_entity(IMAGE)
+    assert isinstance(entity, DopplerSpectrogramImage)
+    history = entity.hub.presence.history
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while history.count < SENSING_HOPS:
+        assert loop.time() - start < WAIT_S, f"only {history.count} hops drawn"
+        await asyncio.sleep(0.2)
+    drawn = history.count
+    presence = entity.hub.presence.diagnostics()
+    detector = presence["detector"]
+    assert detector["sensing"], f"not sensing after {drawn} hops drawn: {presence}"
+    # the hops of the warm-up (at least WARMUP_S) were processed but not drawn
+    assert round(detector["seconds_processed"] / HOP_S) - drawn >= round(WARMUP_S / HOP_S)
+    png = await entity.async_image()
+    assert png is not None
+    body = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[: history.bands * history.band_height]
+    level = {tuple(int(c) for c in rgb): i for i, rgb in enumerate(COLORMAP)}  # colour -> 0..255, floor..ceiling
+    brightest = max(level[tuple(int(c) for c in px)] for px in np.unique(body.reshape(-1, 3), axis=0))
+    db = history.floor_db + brightest / 255 * (history.ceiling_db - history.floor_db)
+    assert db < EMPTY_ROOM_MAX_DB, f"a {db:.0f} dB cell in an empty room: {presence}"
     assert await hass.config_entries.async_unload(empty_room_entry.entry_id)
