@@ -12,12 +12,14 @@ Run: ``.venv/bin/python benchmarks/bench_spatial.py [--layouts a,b]``
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
 from common import environment_header
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 from echo_sense_dsp.physics import SPEED_OF_SOUND_M_S
 from echo_sense_dsp.spatial import LAYOUTS, DeviceLayout, HeadPose, SpatialRenderer, design_filters
@@ -261,7 +263,7 @@ def upmix_rows(rng: np.random.Generator) -> list[str]:
 def timing_rows() -> list[str]:
     rows = []
     x = (np.random.default_rng(1).standard_normal((BLOCK_SIZE, 2)) * 0.1).astype(np.float32)
-    for layout in LAYOUTS.values():
+    for layout in tqdm(LAYOUTS.values(), desc="timing", file=sys.stderr, mininterval=5):
         for mode in ("stereo", "spatial"):
             renderer = SpatialRenderer(layout, mode, SAMPLE_RATE, BLOCK_SIZE)
             for _ in range(50):
@@ -389,7 +391,7 @@ def main() -> None:
     args = parser.parse_args()
     layouts = [LAYOUTS[name] for name in args.layouts.split(",")]
     print(_header())
-    for layout in layouts:
+    for layout in tqdm(layouts, desc="summary", file=sys.stderr, mininterval=5):
         print("\n".join(summary_table(layout)))
     print("\n### Upmix (3 s white-noise sources, second half)\n")
     print("| input | centre level re input (dB) | vocal gain in centre |")
@@ -397,7 +399,7 @@ def main() -> None:
     print("\n".join(upmix_rows(np.random.default_rng(7))))
     if not args.detail:
         return
-    for layout in layouts:
+    for layout in tqdm(layouts, desc="separation", file=sys.stderr, mininterval=5):
         print("\n".join(separation_table(layout)))
     print("\n### Centre beam: rejection at +/-90 deg (dB, octave bands), main-lobe drop over +/-45 deg, DRR\n")
     print(
@@ -406,7 +408,7 @@ def main() -> None:
         + " | max drop 0..45 deg (dB) | DRR (dB) |"
     )
     print("|---|---|" + "---|" * (len(BEAM_BANDS_HZ) + 2))
-    for layout in layouts:
+    for layout in tqdm(layouts, desc="centre beam", file=sys.stderr, mininterval=5):
         print("\n".join(beam_rows(layout)))
     print("\n### CPU (one 48 kHz stereo stream, block 480)\n")
     print("(wall-clock mean/p99 on a shared machine; cpu_us = thread CPU time per block)\n")
