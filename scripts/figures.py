@@ -50,7 +50,6 @@ from echo_sense_dsp.presence.spectrogram import COLORMAP, DopplerHistory
 from echo_sense_dsp.room import render_scenario
 from echo_sense_dsp.spatial import LAYOUTS, SWEET_SPOTS, HeadPose
 from echo_sense_dsp.spatial.acoustics import driver_to_ear_transfer, far_field_transfer, horizontal_directions
-from echo_sense_dsp.spatial.design import virtualiser_matrix
 from echo_sense_dsp.voice import SAMPLE_RATE, Denoiser
 
 SPEECH_FILE = "speech/clean/libri_tc100_1034-121119-0000.flac"
@@ -161,11 +160,9 @@ def separation_figure(_: Path) -> tuple[Figure, str]:
     f = spatial_bench._freqs()
     centres = 200.0 * 2.0 ** (np.arange(0, 17) / 3.0)
     ref = spatial_bench._reference(layout, f)[:, None, None]
-    inverse_virtualiser = np.linalg.inv(virtualiser_matrix(f))
-    systems = [("plain stereo", spatial_bench._fir_response(layout, "stereo", f), (120, 120, 120))]
-    for k, spot in enumerate(SWEET_SPOTS):
-        ctc = spatial_bench._fir_response(layout, "spatial", f, spot)[:, :, :2] @ inverse_virtualiser
-        systems.append((f"spatial, {spot}", ctc, PALETTE[k]))
+    filters = spatial_bench._profile_filters(layout, f)  # the benchmark's systems, textbook CTC left out
+    systems = [("plain stereo", filters["plain stereo"], (120, 120, 120))]
+    systems += [(f"spatial, {spot}", filters[f"echo_sense {spot}"], PALETTE[k]) for k, spot in enumerate(SWEET_SPOTS)]
     x, y, z = layout.listener.position_m
     ticks = [(v, f"{v / 1000:g}k" if v >= 1000 else f"{v:g}") for v in (200, 500, 1000, 2000, 5000)]
     fig = Figure(900, 400)
