@@ -29,7 +29,7 @@ from .layout import DeviceLayout
 
 FILTER_TAPS = 2048  # 42.7 ms at 48 kHz: covers the regularised inverse's tails and the band-split IIR tails
 DESIGN_FFT_SIZE = 2 * FILTER_TAPS
-MODELLING_DELAY_S = 0.0025  # acausal part allowed to the inverse filters (120 samples at 48 kHz)
+MODELLING_DELAY_S = 0.005  # acausal part allowed to the inverse filters (240 samples at 48 kHz)
 VIRTUAL_SPEAKER_AZIMUTH_RAD = np.deg2rad(30.0)
 CTC_MAX_GAIN_DB = 25.0  # default plateau of the effort curve (largest driver gain vs. plain drive)
 CTC_GAIN_CORNERS_HZ = (80.0, 250.0, 6000.0, 14000.0)  # 0 dB below the first and above the last corner
@@ -324,6 +324,7 @@ def acoustic_contrast(
     effort_penalty: NDArray[np.float64],
     max_gain_db: NDArray[np.float64],
     level: NDArray[np.float64] | None = None,
+    frequency_hz: NDArray[np.float64] | None = None,
     iterations: int = 20,
 ) -> NDArray[np.complex128]:
     """Multi-point acoustic contrast filter with an effort constraint, per frequency.
@@ -346,6 +347,9 @@ def acoustic_contrast(
     max_gain_db : ndarray, shape (F,), dB
     level : ndarray, shape (F,), float64, optional
         Magnitude of the response at the first bright point (zero phase re the plant).
+    frequency_hz : ndarray, shape (F,), Hz, optional
+        When given, beta(f) is smoothed over a third of an octave (smooth filters, short
+        impulse responses); the effort limit is then enforced by scaling.
 
     Returns
     -------
@@ -377,7 +381,8 @@ def acoustic_contrast(
         ok = np.max(np.abs(solve(mid)), axis=1) <= max_gain
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
-    h = solve(hi)
+    # A jagged beta(f) makes long impulse responses that the FIR truncation would cut: smooth it.
+    h = solve(_smooth_log_frequency(hi, frequency_hz, _SMOOTH_OCTAVES) if frequency_hz is not None else hi)
     peak = np.max(np.abs(h), axis=1)
     return np.asarray(h * np.minimum(1.0, max_gain / np.maximum(peak, 1e-12))[:, None])
 
@@ -411,7 +416,14 @@ def crosstalk_canceller(
     level = np.sqrt(np.mean(np.abs(plain_at_ears) ** 2, axis=1))  # (F, 2)
     columns = [
         acoustic_contrast(
-            plants[:, :, ear, :], plants[:, :, 1 - ear, :], bright_w, dark_w, penalty, gain_db, level[:, ear]
+            plants[:, :, ear, :],
+            plants[:, :, 1 - ear, :],
+            bright_w,
+            dark_w,
+            penalty,
+            gain_db,
+            level[:, ear],
+            frequency_hz,
         )
         for ear in (0, 1)
     ]
@@ -594,9 +606,6 @@ def filter_responses(
     plant = driver_to_ear_transfer(layout, frequency_hz, HeadPose(layout.listener.position_m)) / ref[:, None, None]
     sides = crosstalk_canceller(layout, frequency_hz, sample_rate, sweet_spot) @ virtualiser_matrix(frequency_hz)
     sides = sides * _tonal_match(_ear_power(plant, plain), _ear_power(plant, sides), frequency_hz)[:, None, None]
-    # The effort limit wins over the tonal match: no driver gain above the profile's plateau.
-    cap = 10.0 ** (gain_curve_db(frequency_hz, _sweet_spot(sweet_spot).max_gain_db, CTC_GAIN_CORNERS_HZ) / 20.0)
-    sides = sides * np.minimum(1.0, cap / np.maximum(np.max(np.abs(sides), axis=(1, 2)), 1e-12))[:, None, None]
     centre = centre_beamformer(layout, frequency_hz, sample_rate)
     mono_plain = np.abs(plant @ plain.sum(axis=2, keepdims=True)) ** 2
     mono_centre = np.abs(plant @ centre[:, :, None]) ** 2
