@@ -15,6 +15,8 @@ Contents
                              paths with fractional delay, audible sources, mic model),
                              :func:`render_scenario` (offline), :class:`LiveRoom` (streaming)
 :mod:`.labels`               per-10 ms ground truth (:class:`Labels`)
+:mod:`.baseband`             :class:`~.baseband.BasebandRoom`: a steady probe's capture as its
+                             12 kHz complex envelope (hours-long empty-room runs)
 :mod:`.generator`            :func:`random_scenario` for training data (:data:`SCENARIO_KINDS`)
 :mod:`.signals`              audio files, synthetic speech, music and noise
 :mod:`.commands`             ``echo-sense simulate SCENARIO OUT_DIR``
