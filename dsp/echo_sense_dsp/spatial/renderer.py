@@ -42,7 +42,7 @@ class SpatialRenderer:
     Notes
     -----
     Filters are designed once per (layout, mode, rate, sweet spot) and cached process-wide
-    (0.5-1.2 s the first time: build renderers off the event loop). All state
+    (about 3 s of one core the first time for studio-array: build renderers off the event loop). All state
     is allocated here; :meth:`process` writes into a preallocated output buffer.
     """
 
