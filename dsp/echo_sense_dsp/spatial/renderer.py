@@ -34,10 +34,10 @@ class SpatialRenderer:
         upmix hop is its largest divisor up to 5 ms, so sizes with small divisors only
         (primes) cost more CPU.
     sweet_spot : str
-        Crosstalk-canceller profile, a key of :data:`SWEET_SPOTS`: ``"seat"`` (most
-        separation at the listening position), ``"wide"`` (less at the seat, more 10 cm
-        to either side) or ``"room"`` (mild, never worse than stereo within 30 cm).
-        Ignored in stereo mode.
+        Crosstalk-canceller profile, a key of :data:`SWEET_SPOTS`: ``"zone"`` (default:
+        the seat, +/-10 cm, head turns and depth at once), ``"seat"`` (most separation at
+        the listening position only), ``"wide"`` (a wider, shallower zone) or ``"room"``
+        (mild, near or above plain stereo within 30 cm). Ignored in stereo mode.
 
     Notes
     -----
