@@ -3,8 +3,8 @@ context-aware intent rewriter on a hub's own speaker and microphones."""
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -42,6 +42,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: EchoSenseConfigEntry) ->
     await hub.async_setup()
     entry.runtime_data = hub
     entry.async_on_unload(hub.async_shutdown)
+
+    async def _async_stop_on_shutdown(_event: Event) -> None:
+        # Home Assistant does not unload entries when it stops: release the sound card and its threads here.
+        await hub.async_shutdown()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_on_shutdown))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

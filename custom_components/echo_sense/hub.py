@@ -152,6 +152,9 @@ class EchoSenseHub:
                 translation_key="presence_failed",
                 translation_placeholders={"reason": str(err)},
             ) from err
+        except BaseException:
+            await self.async_shutdown()  # a bug or a cancelled setup must not leave the sound card streaming
+            raise
         self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
         await async_install_blueprints(self.hass)
 

@@ -77,8 +77,8 @@ class DistortionCanceller:
         self._xh = np.zeros((k, hop), dtype=np.complex128)
         self._gram = np.zeros((k, k), dtype=np.complex128)
         self._gram_rows = max(1, SINGLE_THREAD_PRODUCT // (k * k))
-        if hop * k * mic_count > SINGLE_THREAD_PRODUCT:
-            raise ValueError(f"{mic_count} mics x {k} regressors x {hop} samples: too large for one product")
+        self._mic_cols = max(1, SINGLE_THREAD_PRODUCT // (hop * k))  # mics per product (cards with many inputs)
+        self._estimate = np.zeros((hop, mic_count), dtype=np.complex128)
         self._r = np.zeros((k, k), dtype=np.complex128)
         self._p = np.zeros((k, mic_count), dtype=np.complex128)
         self._w = np.zeros((k, mic_count), dtype=np.complex128)
@@ -134,11 +134,14 @@ class DistortionCanceller:
             np.matmul(xh[:, lo:hi], x[lo:hi], out=self._gram)
             self._r += self._gram
         self._p *= FORGETTING_PER_HOP
-        self._p += xh @ mics
+        for lo in range(0, self._p.shape[1], self._mic_cols):
+            self._p[:, lo : lo + self._mic_cols] += xh @ mics[:, lo : lo + self._mic_cols]
         power = float(np.real(np.trace(self._r))) / self.regressor_count
         if power > 0.0:
             self._w[:] = np.linalg.solve(self._r + (_REGULARISATION * power + 1e-30) * self._eye, self._p)
-        estimate = x @ self._w
+        estimate = self._estimate
+        for lo in range(0, estimate.shape[1], self._mic_cols):
+            np.matmul(x, self._w[:, lo : lo + self._mic_cols], out=estimate[:, lo : lo + self._mic_cols])
         residual = (mics - estimate).astype(np.complex64)
         before = float(np.vdot(mics, mics).real)
         after = float(np.vdot(residual, residual).real)

@@ -17,6 +17,7 @@ from echo_sense_dsp.presence import (
     PresenceDetector,
     TrackerSettings,
 )
+from echo_sense_dsp.presence.music import DistortionCanceller
 
 WALK_START_S = 2.5
 DETECT_WITHIN_S = 1.0  # walk-ins must be detected within this
@@ -176,3 +177,18 @@ def test_library_imports_neither_torch_nor_homeassistant(monkeypatch: pytest.Mon
         "commands",
     ):
         importlib.import_module(f"echo_sense_dsp.presence.{module}")
+
+
+def test_canceller_serves_cards_with_many_inputs_as_it_serves_four_mics() -> None:
+    """A 32-input card (PulseAudio's default source offers that many): products are split, results are not."""
+    rng = np.random.default_rng(7)
+    hop = 80
+    many, four = DistortionCanceller(32, hop, 4000.0), DistortionCanceller(4, hop, 4000.0)
+    for _ in range(30):
+        regressors = (rng.standard_normal((hop, 3)) + 1j * rng.standard_normal((hop, 3))).astype(np.complex64)
+        leak = regressors[:, 1:2] * rng.standard_normal(32).astype(np.float32)
+        mics = (leak + 0.01 * rng.standard_normal((hop, 32))).astype(np.complex64)
+        out_many = many.process(mics, regressors)
+        out_four = four.process(np.ascontiguousarray(mics[:, :4]), regressors)
+        np.testing.assert_allclose(out_many[:, :4], out_four, rtol=1e-4, atol=1e-6)
+    assert many.active and not np.allclose(out_many, mics)  # it did cancel, on every one of the 32 inputs
