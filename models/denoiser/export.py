@@ -72,6 +72,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT_DIR / "best.pt")
     parser.add_argument("--int8", action="store_true", help="also write a dynamically quantised int8 model")
     parser.add_argument("--int8-out", type=Path, default=Path("~/.cache/echo_sense/denoiser/denoiser-int8.onnx"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the model (+ sidecar) here instead of the asset, no golden pair"
+    )
     args = parser.parse_args()
     ck = torch.load(args.checkpoint, weights_only=False)
     kwargs = ck["model_kwargs"]
@@ -82,8 +85,8 @@ def main() -> None:
     net.eval()
     step = StepGraph(net).eval()
     state_shape = (2, 1, int(kwargs["gru_size"]))
-    onnx_path = ASSETS / f"{MODEL_NAME}.onnx"
-    ASSETS.mkdir(parents=True, exist_ok=True)
+    onnx_path = ASSETS / f"{MODEL_NAME}.onnx" if args.out is None else args.out.expanduser()
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
     dummy = (torch.zeros(1, CONV_FRAMES, FEATURE_LAYOUT.size), torch.zeros(state_shape))
     torch.onnx.export(
         step,
@@ -105,8 +108,9 @@ def main() -> None:
     g_onnx, r_onnx = run_onnx_stream(session, features, state_shape)
     np.testing.assert_allclose(g_onnx, g_ref, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(r_onnx, r_ref, rtol=RTOL, atol=ATOL)
-    GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(GOLDEN, features=features[:60], band_gains=g_ref[:60], comb_strengths=r_ref[:60])
+    if args.out is None:
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(GOLDEN, features=features[:60], band_gains=g_ref[:60], comb_strengths=r_ref[:60])
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], check=False, cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -114,7 +118,9 @@ def main() -> None:
     def sidecar(quantization: str) -> dict[str, object]:
         return {
             "name": MODEL_NAME,
-            "version": f"{MODEL_NAME}_step_{ck['step']}" + ("_int8" if quantization != "float32" else ""),
+            "version": f"{MODEL_NAME}_step_{ck['step']}"
+            + ("_finetuned" if ck.get("init_from") else "")
+            + ("_int8" if quantization != "float32" else ""),
             "sample_rate": SAMPLE_RATE,
             "frame_size": FRAME_SIZE,
             "window_size": WINDOW_SIZE,
@@ -133,7 +139,7 @@ def main() -> None:
             "opset": OPSET,
             "quantization": quantization,
             "n_params": int(ck["n_params"]),
-            "train_minutes": round(float(ck["elapsed_s"]) / 60.0, 1),
+            "train_minutes": round(float(ck["elapsed_s"]) / 60.0, 1),  # of this run (a fine-tune: on top of its init)
             "recipe_commit": commit,
         }
 

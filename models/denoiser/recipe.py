@@ -3,6 +3,8 @@
 Usage (from the repository root)::
 
     .venv-train/bin/python models/denoiser/recipe.py [--resume] [--max-minutes 40]
+    .venv-train/bin/python models/denoiser/recipe.py --config models/denoiser/finetune.toml \
+        --init-onnx dsp/echo_sense_dsp/assets/denoiser.onnx   # fine-tune the shipped weights
 
 The network (``DenoiserNet``) maps the feature vector (``FEATURE_LAYOUT``) to
 ``band_gains`` and ``comb_strengths`` (both in [0, 1]). A Conv1d over frames t-2..t feeds
@@ -67,11 +69,63 @@ class DenoiserNet(nn.Module):
         return band_gains, comb_strengths, torch.cat([s1, s2], dim=0)
 
 
-def masked_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float, c4: float) -> torch.Tensor:
-    """PercepNet's loss on ``x^gamma``: squared plus ``c4`` times quartic error, NO_TARGET masked."""
+def load_onnx_weights(net: DenoiserNet, onnx_path: Path) -> None:
+    """Copy the weights of an exported step graph (export.py) back into ``net``.
+
+    The exporter stores each GRU as ONNX W (1, 3H, in), R (1, 3H, H), B (1, 6H) with the gates
+    in ONNX order (z, r, h); PyTorch keeps (r, z, n). The heads are MatMul weights (in, out).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    init = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
+    consumers = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, node)
+    h = net.gru_size
+
+    def torch_gates(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([x[h : 2 * h], x[:h], x[2 * h :]]).copy())
+
+    grus = [n for n in model.graph.node if n.op_type == "GRU"]
+    matmuls = [n for n in model.graph.node if n.op_type == "MatMul"]
+    assert len(grus) == 2 and len(matmuls) == 2
+    with torch.no_grad():
+        own = net.state_dict()  # shares storage with the module
+        for key in ("feature_mean", "feature_std", "input_conv.weight", "input_conv.bias"):
+            own[key].copy_(torch.from_numpy(init[f"net.{key}"]))
+        for gru, node in zip((net.gru1, net.gru2), grus, strict=True):
+            w, r, b = (init[name][0] for name in node.input[1:4])
+            gru.weight_ih_l0.copy_(torch_gates(w))
+            gru.weight_hh_l0.copy_(torch_gates(r))
+            gru.bias_ih_l0.copy_(torch_gates(b[: 3 * h]))
+            gru.bias_hh_l0.copy_(torch_gates(b[3 * h :]))
+        # the MatMul nodes come in graph order gains, strengths; the bias is the Add that follows each
+        for dense, node in zip((net.gains_dense, net.strengths_dense), matmuls, strict=True):
+            dense.weight.copy_(torch.from_numpy(init[node.input[1]].T.copy()))
+            add = consumers[node.output[0]]
+            bias = next(name for name in add.input if name in init)
+            dense.bias.copy_(torch.from_numpy(init[bias]))
+
+
+def masked_loss(
+    pred: torch.Tensor, target: torch.Tensor, gamma: float, c4: float, over_weight: float = 0.0
+) -> torch.Tensor:
+    """PercepNet's loss on ``x^gamma``: squared plus ``c4`` times quartic error, NO_TARGET masked.
+
+    ``over_weight`` > 0 makes over-estimation (``pred > target``) cost up to ``1 + over_weight``
+    times more, in proportion to how noise-dominated the band is (``1 - target^gamma``): residual
+    noise between speech is what DNSMOS BAK hears, while under-estimating speech bands (SIG)
+    keeps the plain weight.
+    """
     mask = (target != NO_TARGET).float()
-    d = pred.clamp_min(1e-4) ** gamma - target.clamp_min(0.0) ** gamma
+    t = target.clamp_min(0.0) ** gamma
+    d = pred.clamp_min(1e-4) ** gamma - t
     err = d * d + c4 * d**4
+    if over_weight:
+        err = err * (1.0 + over_weight * (d > 0).float() * (1.0 - t))
     return (mask * err).sum() / mask.sum().clamp_min(1.0)
 
 
@@ -82,7 +136,7 @@ def total_loss(net_out: tuple[torch.Tensor, ...], gains: torch.Tensor, strengths
     g_hat, r_hat = g_hat[:, la:], r_hat[:, la:]
     gains, strengths = gains[:, : gains.shape[1] - la], strengths[:, : strengths.shape[1] - la]
     t = cfg["train"]
-    lg = masked_loss(g_hat, gains, t["gain_gamma"], t["quartic_weight"])
+    lg = masked_loss(g_hat, gains, t["gain_gamma"], t["quartic_weight"], float(t.get("overestimate_weight", 0.0)))
     # strengths: the loss acts on (1 - r)^gamma, as PercepNet does
     one_minus = torch.where(strengths == NO_TARGET, strengths, 1.0 - strengths)
     lr = masked_loss(1.0 - r_hat, one_minus, t["gain_gamma"], t["quartic_weight"])
@@ -121,7 +175,7 @@ def evaluate(net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any]) 
     return total_g / n, total_r / n
 
 
-def train(cfg: dict[str, Any], resume: bool) -> None:
+def train(cfg: dict[str, Any], resume: bool, init_onnx: Path | None = None) -> None:
     t = cfg["train"]
     torch.set_num_threads(int(t["threads"]))
     torch.manual_seed(int(t["seed"]))
@@ -144,6 +198,11 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
         opt.load_state_dict(ck["optimizer"])
         elapsed_s, step, best = ck["elapsed_s"], ck["step"], ck["best_val"]
         print(f"resumed at step {step}, {elapsed_s / 60:.1f} min", flush=True)
+    elif init_onnx is not None:  # fine-tune: keep the exported model's normalisation too
+        load_onnx_weights(net, init_onnx)
+        vg, vr = evaluate(net, val, cfg)
+        best = vg + t["strength_weight"] * vr
+        print(f"initial weights from {init_onnx}: val g {vg:.4f} r {vr:.4f}", flush=True)
     else:
         f = train_data["features"]
         net.feature_mean.copy_(torch.from_numpy(f.mean(axis=0)))
@@ -166,6 +225,7 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
                 "step": step,
                 "best_val": best,
                 "n_params": n_params,
+                "init_from": None if init_onnx is None else init_onnx.name,
             },
             path,
         )
@@ -173,6 +233,7 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
     while time.monotonic() - t0 < budget_s:
         progress = (time.monotonic() - t0) / budget_s
         lr = t["lr_final"] + 0.5 * (t["lr"] - t["lr_final"]) * (1 + math.cos(math.pi * progress))
+        lr *= min(1.0, (step + 1) / max(1, int(t.get("warmup_steps", 0))))  # fresh Adam moments: ramp up
         for group in opt.param_groups:
             group["lr"] = lr
         starts = rng.integers(0, frames - seq, size=batch)
@@ -189,7 +250,7 @@ def train(cfg: dict[str, Any], resume: bool) -> None:
             for p in net.parameters():
                 p.clamp_(-t["weight_clip"], t["weight_clip"])
         step += 1
-        running.append((float(lg), float(lr_)))
+        running.append((float(lg.detach()), float(lr_.detach())))
         now = time.monotonic()
         bar.update(min(round(now - t0), bar.total) - bar.n)  # the bar runs over the time budget
         if now - last_eval > 60.0 * t["eval_minutes"]:
@@ -225,11 +286,12 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=HERE / "config.toml")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument("--init-onnx", type=Path, default=None, help="start from an exported model's weights")
     args = parser.parse_args()
     cfg = load_config(args.config)
     if args.max_minutes is not None:
         cfg["train"]["max_minutes"] = args.max_minutes
-    train(cfg, args.resume)
+    train(cfg, args.resume, args.init_onnx)
 
 
 if __name__ == "__main__":
