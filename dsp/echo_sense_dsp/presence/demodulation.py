@@ -18,6 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.signal import firwin
 
+from .blockfilter import SINGLE_THREAD_PRODUCT
+
 BASEBAND_RATE_HZ = 4000  # complex baseband rate after decimation
 HOP_S = 0.02  # one feature frame: 20 ms
 MID_RATE_HZ = 12000  # after the first stage
@@ -35,6 +37,11 @@ class PolyphaseDecimator:
     ``y[k] = sum_i h[i] x[factor k + factor - 1 - i]``, computed for ``block_frames`` input
     frames at a time with the previous ``len(h) - factor`` samples kept as state.
 
+    Samples are kept channel-major as real and imaginary planes, ``(2, channels, frames)``
+    float32, so the filter is one contiguous product: the history is cut into rows of
+    ``factor`` samples, ``Z = rows @ H`` with ``H[f, p] = h_reversed[p factor + f]`` (one column
+    per polyphase branch), and ``y[k] = sum_p Z[k + p, p]`` (a strided diagonal sum).
+
     Parameters
     ----------
     taps : ndarray, shape (factor * taps_per_phase,), float64: the low-pass FIR.
@@ -48,20 +55,57 @@ class PolyphaseDecimator:
             raise ValueError(f"block of {block_frames} frames / {len(taps)} taps not a multiple of {factor}")
         self.factor = factor
         self.block_frames = block_frames
-        self._phases = len(taps) // factor
-        # taps reversed, so that window k dotted with them gives y[k]
-        self._taps = np.ascontiguousarray(taps[::-1]).astype(np.float32)
-        self._history = np.zeros(((self._phases - 1) * factor + block_frames, channels), dtype=np.complex64)
+        self.channels = channels
+        self._phases = phases = len(taps) // factor
+        self._keep = (phases - 1) * factor
         self._out_frames = block_frames // factor
-        # windows of taps input frames, one per output frame, on the history seen as float32 pairs
-        self._windows = np.lib.stride_tricks.sliding_window_view(self._history.view(np.float32), len(taps), axis=0)[
-            ::factor
-        ]  # (out_frames, 2 channels, taps), a view
-        self._out = np.empty((self._out_frames, 2 * channels), dtype=np.float32)
+        rows = self._keep // factor + self._out_frames  # rows of `factor` samples per plane
+        self._history = np.zeros((2, channels, rows * factor), dtype=np.float32)
+        self._rows = self._history.reshape(2 * channels * rows, factor)  # a view
+        # H[f, p] = h_reversed[p factor + f]: window k of the history, dotted with the reversed taps, is y[k]
+        self._branches = np.ascontiguousarray(taps[::-1].reshape(phases, factor).T).astype(np.float32)
+        self._z = np.zeros((2 * channels * rows, phases), dtype=np.float32)
+        zs = self._z.strides
+        # y[k] = sum_p Z[k + p, p] per plane and channel: a (2 channels, out_frames, phases) view
+        self._diagonals = np.lib.stride_tricks.as_strided(
+            self._z,
+            shape=(2 * channels, self._out_frames, phases),
+            strides=(rows * zs[0], zs[0], zs[0] + zs[1]),
+            writeable=False,
+        )
+        self._out = np.zeros((2, channels, self._out_frames), dtype=np.float32)
+        # the product in row blocks below the BLAS threading size (see SINGLE_THREAD_PRODUCT)
+        step = max(1, SINGLE_THREAD_PRODUCT // (factor * phases))
+        n = self._rows.shape[0]
+        self._row_blocks = [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+    @property
+    def inputs(self) -> NDArray[np.float32]:
+        """ndarray, shape (2, channels, block_frames), float32: where the next block's real and
+        imaginary planes go (a view; call :meth:`shift` before writing it)."""
+        return self._history[:, :, self._keep :]
 
     def reset(self) -> None:
         """Forget the filter state."""
         self._history.fill(0.0)
+
+    def shift(self) -> None:
+        """Move the kept history to the front; the next block is then written to :attr:`inputs`."""
+        if self._keep:
+            self._history[:, :, : self._keep] = self._history[:, :, self.block_frames :]
+
+    def run(self) -> NDArray[np.float32]:
+        """Filter and decimate the block in :attr:`inputs`.
+
+        Returns
+        -------
+        ndarray, shape (2, channels, block_frames // factor), float32: real and imaginary
+        planes (a buffer reused by the next call).
+        """
+        for rows in self._row_blocks:
+            np.matmul(self._rows[rows], self._branches, out=self._z[rows])
+        np.add.reduce(self._diagonals, axis=2, out=self._out.reshape(2 * self.channels, self._out_frames))
+        return self._out
 
     def process(self, block: NDArray[np.complex64]) -> NDArray[np.complex64]:
         """Filter and decimate one block.
@@ -74,12 +118,19 @@ class PolyphaseDecimator:
         -------
         ndarray, shape (block_frames // factor, channels), complex64.
         """
-        keep = (self._phases - 1) * self.factor
-        hist = self._history
-        hist[:keep] = hist[self.block_frames :] if keep else hist[:0]
-        hist[keep:] = block
-        np.matmul(self._windows, self._taps, out=self._out)
-        return self._out.view(np.complex64)
+        self.shift()
+        self.inputs[0] = block.real.T
+        self.inputs[1] = block.imag.T
+        return planes_to_complex(self.run())
+
+
+def planes_to_complex(planes: NDArray[np.float32]) -> NDArray[np.complex64]:
+    """(2, channels, frames) real and imaginary planes -> (frames, channels) complex64."""
+    out = np.empty((planes.shape[2], planes.shape[1]), dtype=np.complex64)
+    pairs = out.view(np.float32).reshape(planes.shape[2], planes.shape[1], 2)
+    pairs[:, :, 0] = planes[0].T
+    pairs[:, :, 1] = planes[1].T
+    return out
 
 
 class Demodulator:
@@ -117,7 +168,6 @@ class Demodulator:
         self._oscillator = np.exp(-1j * step * n).astype(np.complex64)  # one hop, phase 0 at its start
         self._hop_rotation = complex(np.exp(-1j * step * self.hop_frames))
         self._phase = complex(1.0)
-        self._mixed = np.empty((self.hop_frames, channels), dtype=np.complex64)
         self._osc_hop = np.empty(self.hop_frames, dtype=np.complex64)
 
     def reset(self) -> None:
@@ -138,10 +188,17 @@ class Demodulator:
         4 kHz. A real tone ``A cos(2 pi f0 t + phi)`` gives the constant ``A/2 e^{j phi}``.
         """
         np.multiply(self._oscillator, np.complex64(self._phase), out=self._osc_hop)
-        np.multiply(hop, self._osc_hop[:, None], out=self._mixed)
         self._phase *= self._hop_rotation
         self._phase /= abs(self._phase)
-        return self._stage2.process(self._stage1.process(self._mixed))
+        first, second = self._stage1, self._stage2
+        first.shift()
+        mixed = first.inputs  # the mixer writes straight into the first stage's planes
+        np.multiply(hop.T, self._osc_hop.real, out=mixed[0])
+        np.multiply(hop.T, self._osc_hop.imag, out=mixed[1])
+        mid = first.run()
+        second.shift()
+        second.inputs[:] = mid
+        return planes_to_complex(second.run())
 
     def decimate_mid(self, mid: NDArray[np.complex64]) -> NDArray[np.complex64]:
         """The second stage alone, for a hop already mixed down to :data:`MID_RATE_HZ`.
@@ -160,4 +217,4 @@ class Demodulator:
         return self._stage2.process(mid)
 
 
-__all__ = ["BASEBAND_RATE_HZ", "HOP_S", "MID_RATE_HZ", "Demodulator", "PolyphaseDecimator"]
+__all__ = ["BASEBAND_RATE_HZ", "HOP_S", "MID_RATE_HZ", "Demodulator", "PolyphaseDecimator", "planes_to_complex"]

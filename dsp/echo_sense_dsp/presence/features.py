@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 from ..physics import SPEED_OF_SOUND_M_S
+from .blockfilter import BlockFilterBank
 from .demodulation import BASEBAND_RATE_HZ, Demodulator
 from .music import REGRESSOR_POWERS, DistortionCanceller, reference_regressors
 
@@ -168,9 +168,7 @@ class DopplerFrontEnd:
         self._input = np.zeros((self.hop_frames, channels), dtype=np.float32)
         self._regressor_work = np.zeros((self.hop_frames, len(REGRESSOR_POWERS)), dtype=np.float32)
         pole = float(np.exp(-2.0 * np.pi * STATIC_HIGHPASS_HZ / BASEBAND_RATE_HZ))
-        self._hp_b = np.array([1.0, -1.0])
-        self._hp_a = np.array([1.0, -pole])
-        self._hp_state = np.zeros((1, channels), dtype=np.complex128)
+        self._highpass = BlockFilterBank([(np.array([1.0, -1.0]), np.array([1.0, -pole]))], self.baseband_hop, channels)
         self._static = np.zeros(channels, dtype=np.complex128)
         self._canceller = DistortionCanceller(mic_count, self.baseband_hop, BASEBAND_RATE_HZ)
         self._ring = np.zeros((DOPPLER_FFT_SIZE, mic_count), dtype=np.complex64)
@@ -249,7 +247,7 @@ class DopplerFrontEnd:
         ndarray, shape (FEATURE_SIZE,), float32: :attr:`features` (updated in place).
         """
         m = self.mic_count
-        self.carrier_amplitude = float(abs(baseband[:, m].mean())) if reference_known else 1.0
+        self.carrier_amplitude = float(abs(np.add.reduce(baseband[:, m]) / len(baseband))) if reference_known else 1.0
         self.update_probe_state()
         if not self.probe_on:
             return self.features
@@ -298,15 +296,15 @@ class DopplerFrontEnd:
         After :meth:`restart` the filter is re-seeded with the hop's mean, so the step of a
         probe switching on does not ring through the Doppler spectrum.
         """
+        mean = np.add.reduce(baseband, axis=0) / len(baseband)  # (as ndarray.mean, without its wrapper)
         if self._hops_since_reset == 0:
-            mean = baseband.mean(axis=0)
             # steady state of the high-pass (transposed direct form II) for a constant input:
             # output 0, state = -mean
-            self._hp_state[0] = -mean
-        out, self._hp_state = lfilter(self._hp_b, self._hp_a, baseband, axis=0, zi=self._hp_state)
-        self._static += 0.05 * (baseband.mean(axis=0) - self._static)
+            self._highpass.state[0] = -mean
+        out = self._highpass.process(baseband)[0]
+        self._static += 0.05 * (mean - self._static)
         if self._hops_since_reset == 0:
-            self._static[:] = baseband.mean(axis=0)
+            self._static[:] = mean
         return np.asarray(out, dtype=np.complex64)
 
     def doppler_band_energy(self, cleaned: NDArray[np.complex64]) -> NDArray[np.float32]:

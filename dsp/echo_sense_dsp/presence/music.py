@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import butter, lfilter
+from scipy.signal import butter
+
+from .blockfilter import SINGLE_THREAD_PRODUCT, BlockFilterBank
 
 REGRESSOR_POWERS = (1, 2, 3)  # demodulated d, d^2, d^3
 # The cone excursion e (the drive low-passed at a few hundred Hz) modulates the probe: e * p
@@ -30,10 +32,6 @@ EXCURSION_CUTOFFS_HZ = (100.0, 300.0, 1000.0)
 CANCELLER_TAPS = 8  # complex taps per regressor at the 4 kHz baseband (2 ms)
 FORGETTING_PER_HOP = 0.97  # exponential forgetting of the correlations (time constant ~0.65 s)
 _REGULARISATION = 1e-4  # relative to the mean regressor power
-# OpenBLAS hands a matrix product to its thread pool above roughly 65536 multiply-adds; for
-# products this small the threads' hand-off costs far more than the product (measured 7-100x
-# slower on a busy 2-core machine), so every product here stays below this size.
-SINGLE_THREAD_PRODUCT = 40000
 
 
 def reference_regressors(reference: NDArray[np.float32], out: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -69,11 +67,13 @@ class DistortionCanceller:
         self.regressor_count = self.regressor_channels * CANCELLER_TAPS
         k = self.regressor_count
         self._hop = hop
-        self._excursion_filters = [butter(2, fc, fs=baseband_rate_hz) for fc in EXCURSION_CUTOFFS_HZ]
-        self._excursion_state = np.zeros((len(EXCURSION_CUTOFFS_HZ), 2), dtype=np.complex128)
+        self._excursion = BlockFilterBank([butter(2, fc, fs=baseband_rate_hz) for fc in EXCURSION_CUTOFFS_HZ], hop, 1)
         self._extended = np.zeros((hop, self.regressor_channels), dtype=np.complex64)
         self._history = np.zeros((CANCELLER_TAPS - 1 + hop, self.regressor_channels), dtype=np.complex64)
         self._x = np.zeros((hop, k), dtype=np.complex128)
+        # x[n, r * taps + tap] = regressor r delayed by tap samples = history[taps - 1 - tap + n, r]
+        self._x_taps = self._x.reshape(hop, self.regressor_channels, CANCELLER_TAPS)  # a view
+        self._delayed = np.lib.stride_tricks.sliding_window_view(self._history, CANCELLER_TAPS, axis=0)[:, :, ::-1]
         self._xh = np.zeros((k, hop), dtype=np.complex128)
         self._gram = np.zeros((k, k), dtype=np.complex128)
         self._gram_rows = max(1, SINGLE_THREAD_PRODUCT // (k * k))
@@ -92,7 +92,7 @@ class DistortionCanceller:
     def reset(self) -> None:
         """Forget the learned weights."""
         self._history.fill(0.0)
-        self._excursion_state.fill(0.0)
+        self._excursion.reset()
         self._r.fill(0.0)
         self._p.fill(0.0)
         self._w.fill(0.0)
@@ -112,10 +112,7 @@ class DistortionCanceller:
         taps = CANCELLER_TAPS
         ext = self._extended
         ext[:, : len(REGRESSOR_POWERS)] = regressors
-        for i, (b, a) in enumerate(self._excursion_filters):
-            ext[:, len(REGRESSOR_POWERS) + i], self._excursion_state[i] = lfilter(
-                b, a, regressors[:, 1], zi=self._excursion_state[i]
-            )
+        ext[:, len(REGRESSOR_POWERS) :] = self._excursion.process(regressors[:, 1:2])[:, :, 0].T
         hist = self._history
         hist[: taps - 1] = hist[self._hop :]
         hist[taps - 1 :] = ext
@@ -124,8 +121,7 @@ class DistortionCanceller:
             self.cancelled_db = 0.0
             return mics  # only the probe plays: nothing to cancel, no work (the common case)
         x = self._x
-        for tap in range(taps):  # x[:, r*taps + tap] = regressor r delayed by tap samples
-            x[:, tap::taps] = hist[taps - 1 - tap : taps - 1 - tap + self._hop]
+        self._x_taps[:] = self._delayed
         xh = self._xh
         np.conjugate(x.T, out=xh)
         self._r *= FORGETTING_PER_HOP
