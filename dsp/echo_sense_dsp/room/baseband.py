@@ -109,13 +109,20 @@ class BasebandRoom:
             active = np.flatnonzero(np.any(gain != 0, axis=(1, 2)))  # absent people, fans off
             if active.size:
                 tau, gain = np.minimum(tau[active], eng._max_delay), gain[active]
-                # phasor gain * exp(-j w0 tau) at the control points, linear in between (as the engine)
+                # phasor gain * exp(-j w0 tau) at the control points, delay and gain linear in between
+                # (as the engine): exp(j (ph0 + k dph)) = exp(j ph0) rot^k with rot = exp(j dph), so
+                # two exponentials per control interval instead of one per sample (phase in float64)
                 k = (np.arange(per) / per).astype(np.float32)
-                phase = (-self._w0 * tau).astype(np.float32)
-                ph = phase[..., :-1, None] + (phase[..., 1:] - phase[..., :-1])[..., None] * k  # (P, M, C, per)
+                phase = -self._w0 * tau  # (P, M, C + 1), float64
+                start = np.exp(1j * phase[..., :-1]).astype(np.complex64)
+                rot = np.exp(1j * (phase[..., 1:] - phase[..., :-1]) / per).astype(np.complex64)
+                turn = np.empty((*rot.shape, per), dtype=np.complex64)
+                turn[..., 0] = start
+                for i in range(1, per):  # start * rot^i
+                    np.multiply(turn[..., i - 1], rot, out=turn[..., i])
                 g = gain.astype(np.complex64)
                 g = g[..., :-1, None] + (g[..., 1:] - g[..., :-1])[..., None] * k
-                g *= np.exp(1j * ph)
+                g *= turn
                 echo = g.sum(axis=0) * (self._half_alpha * eng.mic_gain).astype(np.complex64)[:, None, None]
                 out += echo.reshape(self.mic_count, -1).T
         if self._noise_std > 0.0:
