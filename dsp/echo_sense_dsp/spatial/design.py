@@ -17,6 +17,7 @@ mean of both when it sits within 1 cm of the centre line), band-limited and dela
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ MODELLING_DELAY_S = 0.005  # acausal part allowed to the inverse filters (240 sa
 VIRTUAL_SPEAKER_AZIMUTH_RAD = np.deg2rad(30.0)
 CTC_MAX_GAIN_DB = 25.0  # default plateau of the effort curve (largest driver gain vs. plain drive)
 CTC_GAIN_CORNERS_HZ = (80.0, 250.0, 6000.0, 14000.0)  # 0 dB below the first and above the last corner
+FLOOR_EXTRA_GAIN_DB = 6.0  # effort over the plateau a separation floor may take before it gives way
 BEAM_MAX_GAIN_DB = 15.0
 BEAM_NULL_AZIMUTH_RAD = np.deg2rad(90.0)
 BEAM_LOBE_AZIMUTH_RAD = np.deg2rad(45.0)
@@ -87,10 +89,23 @@ class SweetSpot:
         Plateau of the effort curve (:func:`gain_curve_db`): the largest driver gain over
         plain drive that the canceller may use between the corners
         :data:`CTC_GAIN_CORNERS_HZ`.
+    floor_lateral_m : tuple of float, metres
+        Head positions across the listening axis where each channel's separation (own ear over
+        the other ear) must not fall below the floor: hard constraints, not weights.
+    floor_db : tuple of (Hz, dB) pairs
+        The floor over frequency, log-interpolated between the pairs (held beyond them).
     """
 
     points: tuple[ControlPoint, ...]
     max_gain_db: float = CTC_MAX_GAIN_DB
+    floor_lateral_m: tuple[float, ...] = ()
+    floor_db: tuple[tuple[float, float], ...] = ((1.0, 0.0),)
+
+    def floor_curve_db(self, frequency_hz: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The separation floor at every frequency, shape (F,), dB."""
+        corners = np.log(np.array([f for f, _ in self.floor_db]))
+        values = np.array([v for _, v in self.floor_db])
+        return np.asarray(np.interp(np.log(np.maximum(frequency_hz, 1.0)), corners, values))
 
 
 def _symmetric(lateral_m: float, dark: float, bright: float = 1.0) -> tuple[ControlPoint, ControlPoint]:
@@ -98,9 +113,10 @@ def _symmetric(lateral_m: float, dark: float, bright: float = 1.0) -> tuple[Cont
 
 
 #: Sweet-spot profiles by name (``benchmarks/bench_spatial.py`` measures each):
-#: "zone" (default) balances the seat, +/-10 cm, head turns and depth; "seat" maximises
-#: separation at the listening position only; "wide" keeps it 10 cm to each side; "room"
-#: is a mild canceller that stays near or above plain stereo 30 cm to each side.
+#: "zone" (default) balances the seat, +/-10 cm, head turns and depth; "guarded" trades
+#: +/-10 cm for a separation floor 30 cm to each side; "seat" maximises separation at the
+#: listening position only; "wide" keeps it 10 cm to each side; "room" is a mild canceller
+#: that stays near or above plain stereo 30 cm to each side.
 SWEET_SPOTS: dict[str, SweetSpot] = {
     "zone": SweetSpot(
         (
@@ -115,6 +131,24 @@ SWEET_SPOTS: dict[str, SweetSpot] = {
             ControlPoint(depth_m=-0.5, dark=3.44),
         ),
         max_gain_db=28.0,  # 25 dB costs 3-4 dB of separation at the seat on studio-array (benchmark)
+    ),
+    "guarded": SweetSpot(
+        (
+            ControlPoint(dark=45.0),
+            *_symmetric(0.05, 1.0),
+            *_symmetric(0.1, 3.0),
+            ControlPoint(yaw_deg=15.0, dark=0.31),
+            ControlPoint(yaw_deg=-15.0, dark=0.31),
+            ControlPoint(depth_m=0.5, dark=1.0),
+            ControlPoint(depth_m=-0.5, dark=1.0),
+        ),
+        max_gain_db=28.0,
+        floor_lateral_m=(0.3, -0.3),
+        # Per channel, 30 cm to the side: +3 dB from 1 kHz up, falling to -20 dB at 300 Hz. Below
+        # ~1 kHz a 15 cm array would need a second-order field (effort ~ 1/f^2) to keep both the
+        # null at the seat and the order 30 cm away; there the channel whose null the head has
+        # crossed reverses while the other keeps +5..7 dB (the benchmark averages the two).
+        floor_db=((300.0, -20.0), (600.0, -10.0), (1000.0, 3.0)),
     ),
     "seat": SweetSpot((ControlPoint(),), max_gain_db=25.0),
     "wide": SweetSpot(
@@ -316,6 +350,12 @@ def design_poses(layout: DeviceLayout, sweet_spot: SweetSpot) -> list[HeadPose]:
     return [HeadPose((x + p.depth_m, y + p.lateral_m, z), float(np.deg2rad(p.yaw_deg))) for p in sweet_spot.points]
 
 
+def floor_poses(layout: DeviceLayout, sweet_spot: SweetSpot) -> list[HeadPose]:
+    """Head poses where a profile's separation floor holds (facing the device)."""
+    x, y, z = layout.listener.position_m
+    return [HeadPose((x, y + lateral, z)) for lateral in sweet_spot.floor_lateral_m]
+
+
 def acoustic_contrast(
     bright: NDArray[np.complex128],
     dark: NDArray[np.complex128],
@@ -326,6 +366,7 @@ def acoustic_contrast(
     level: NDArray[np.float64] | None = None,
     frequency_hz: NDArray[np.float64] | None = None,
     iterations: int = 20,
+    floor: tuple[NDArray[np.complex128], NDArray[np.complex128], NDArray[np.float64]] | None = None,
 ) -> NDArray[np.complex128]:
     """Multi-point acoustic contrast filter with an effort constraint, per frequency.
 
@@ -350,6 +391,12 @@ def acoustic_contrast(
     frequency_hz : ndarray, shape (F,), Hz, optional
         When given, beta(f) is smoothed over a third of an octave (smooth filters, short
         impulse responses); the effort limit is then enforced by scaling.
+    floor : (bright, dark, floor_db), optional
+        Hard constraints |c_q h|^2 >= g(f) |e_q h|^2 at Q more points (responses of shape
+        (Q, F, N), floor in dB, shape (F,)). Where the contrast solution breaks one, the
+        constraint enters as a Lagrange term: the principal vector of
+        (A + mu sum_q (C_q - g E_q), B + beta R), with mu(f) the smallest value (bisection on a
+        log scale) that meets every constraint; only the broken constraints take part.
 
     Returns
     -------
@@ -364,9 +411,12 @@ def acoustic_contrast(
     penalty = np.einsum("fn,nk->fnk", effort_penalty, np.eye(b.shape[-1]))
     max_gain = 10.0 ** (max_gain_db / 20.0)
 
-    def solve(log_beta: NDArray[np.float64]) -> NDArray[np.complex128]:
+    constraint = np.zeros_like(a)
+    no_mu = np.zeros(scale.shape)
+
+    def solve(log_beta: NDArray[np.float64], mu: NDArray[np.float64] = no_mu) -> NDArray[np.complex128]:
         chol_inv = np.linalg.inv(np.linalg.cholesky(b + (10.0**log_beta * scale)[:, None, None] * penalty))
-        whitened = chol_inv @ a @ np.conj(np.swapaxes(chol_inv, 1, 2))
+        whitened = chol_inv @ (a + (mu * a_scale)[:, None, None] * constraint) @ np.conj(np.swapaxes(chol_inv, 1, 2))
         _, vectors = np.linalg.eigh((whitened + np.conj(np.swapaxes(whitened, 1, 2))) / 2)
         h = np.einsum("fmn,fm->fn", np.conj(chol_inv), vectors[:, :, -1])  # L^-H v
         at_seat = np.einsum("fn,fn->f", bright[0], h)
@@ -374,6 +424,7 @@ def acoustic_contrast(
         at_seat = np.where(magnitude > 1e-12, at_seat, 1e-12)
         return np.asarray(h * (target / at_seat)[:, None])
 
+    a_scale = np.maximum(np.trace(a, axis1=1, axis2=2).real / a.shape[-1], 1e-12)
     lo = np.full(scale.shape, -8.0)
     hi = np.full(scale.shape, 4.0)
     for _ in range(iterations):
@@ -382,9 +433,58 @@ def acoustic_contrast(
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
     # A jagged beta(f) makes long impulse responses that the FIR truncation would cut: smooth it.
-    h = solve(_smooth_log_frequency(hi, frequency_hz, _SMOOTH_OCTAVES) if frequency_hz is not None else hi)
+    log_beta = _smooth_log_frequency(hi, frequency_hz, _SMOOTH_OCTAVES) if frequency_hz is not None else hi
+    h = solve(log_beta)
+    if floor is not None:
+        h = _enforce_floor(h, log_beta, solve, constraint, floor, frequency_hz, iterations, max_gain)
     peak = np.max(np.abs(h), axis=1)
     return np.asarray(h * np.minimum(1.0, max_gain / np.maximum(peak, 1e-12))[:, None])
+
+
+def _enforce_floor(
+    h: NDArray[np.complex128],
+    log_beta: NDArray[np.float64],
+    solve: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.complex128]],
+    constraint: NDArray[np.complex128],
+    floor: tuple[NDArray[np.complex128], NDArray[np.complex128], NDArray[np.float64]],
+    frequency_hz: NDArray[np.float64] | None,
+    iterations: int,
+    max_gain: NDArray[np.float64],
+) -> NDArray[np.complex128]:
+    """Raise the Lagrange multiplier of :func:`acoustic_contrast` until the floor holds; fills ``constraint``.
+
+    The multiplier stops growing where the effort limit would be broken first (there the floor is
+    out of the array's reach and the canceller keeps what it can).
+    """
+    bright, dark, floor_db = floor
+    g = 10.0 ** (np.asarray(floor_db) / 10.0)
+
+    def slack(filters: NDArray[np.complex128]) -> NDArray[np.float64]:
+        own = np.abs(np.einsum("qfn,fn->qf", bright, filters)) ** 2
+        other = np.abs(np.einsum("qfn,fn->qf", dark, filters)) ** 2
+        return np.asarray(own - g[None, :] * other)
+
+    broken = (slack(h) < 0).astype(np.float64)  # (Q, F)
+    active = broken.any(axis=0)
+    if not active.any():
+        return h
+    own_outer = np.einsum("qfn,qfm->qfnm", np.conj(bright), bright)
+    other_outer = np.einsum("qfn,qfm->qfnm", np.conj(dark), dark)
+    constraint[:] = np.einsum("qf,qfnm->fnm", broken, own_outer - g[None, :, None, None] * other_outer)
+    lo = np.full(log_beta.shape, -5.0)
+    hi = np.full(log_beta.shape, 3.0)
+    for _ in range(iterations * 3 // 4):
+        mid = (lo + hi) / 2
+        trial = solve(log_beta, 10.0**mid)
+        ok = np.all(slack(trial) >= 0, axis=0) | (
+            np.max(np.abs(trial), axis=1) > max_gain * 10.0 ** (FLOOR_EXTRA_GAIN_DB / 20.0)
+        )
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid)
+    log_mu = np.where(active, hi, -9.0)
+    if frequency_hz is not None:  # smooth in frequency too, never below what each bin needs
+        log_mu = np.maximum(log_mu, _smooth_log_frequency(np.where(active, hi, -6.0), frequency_hz, _SMOOTH_OCTAVES))
+    return solve(log_beta, np.where(log_mu > -8.5, 10.0**log_mu, 0.0))
 
 
 def crosstalk_canceller(
@@ -397,8 +497,9 @@ def crosstalk_canceller(
     :func:`acoustic_contrast` filter over the profile's control points (its own ear bright,
     the other ear dark), with plain stereo's level at its own ear at the listening position and
     the effort bounded by :func:`gain_curve_db` with the profile's plateau. Each driver's
-    effort is penalised outside its ``band_hz``, so the canceller band-splits itself.
-    ``sweet_spot`` names a profile in :data:`SWEET_SPOTS`.
+    effort is penalised outside its ``band_hz``, so the canceller band-splits itself. Where the
+    profile has a separation floor (``floor_lateral_m``), each input keeps it at those head
+    positions as a hard constraint. ``sweet_spot`` names a profile in :data:`SWEET_SPOTS`.
     """
     profile = _sweet_spot(sweet_spot)
     ref = _reference(layout, frequency_hz)
@@ -414,6 +515,14 @@ def crosstalk_canceller(
     # canceller keeps plain playback's loudness (and the effort limit covers that gain too).
     plain_at_ears = plants[0] @ plain_stereo_responses(layout, frequency_hz, sample_rate)  # (F, 2 ears, 2 inputs)
     level = np.sqrt(np.mean(np.abs(plain_at_ears) ** 2, axis=1))  # (F, 2)
+    floor_plants = (
+        np.stack(
+            [driver_to_ear_transfer(layout, frequency_hz, p) / ref[:, None, None] for p in floor_poses(layout, profile)]
+        )
+        if profile.floor_lateral_m
+        else None
+    )  # (Q, F, 2, N)
+    floor_db = profile.floor_curve_db(frequency_hz)
     columns = [
         acoustic_contrast(
             plants[:, :, ear, :],
@@ -424,6 +533,9 @@ def crosstalk_canceller(
             gain_db,
             level[:, ear],
             frequency_hz,
+            floor=None
+            if floor_plants is None
+            else (floor_plants[:, :, ear, :], floor_plants[:, :, 1 - ear, :], floor_db),
         )
         for ear in (0, 1)
     ]
@@ -676,6 +788,7 @@ def textbook_crosstalk_canceller(
 __all__ = [
     "DESIGN_FFT_SIZE",
     "FILTER_TAPS",
+    "FLOOR_EXTRA_GAIN_DB",
     "MODELLING_DELAY_S",
     "MODES",
     "SWEET_SPOTS",
