@@ -18,7 +18,7 @@ Contents
 ``convolution``             Uniformly partitioned FFT convolution [9]_.
 ``renderer``                :class:`SpatialRenderer` (streaming), :func:`render` (offline).
 ``commands``                ``echo-sense spatialize IN.wav OUT.wav --layout L --mode M
-                            [--sweet-spot seat|wide|room]``.
+                            [--sweet-spot zone|seat|wide|room]``.
 ==========================  ============================================================
 
 Modes (:data:`MODES`): ``"stereo"`` (plain, band-split and delay-aligned) and ``"spatial"``.
@@ -30,9 +30,11 @@ layout's order.
 A compact array at a few metres makes a sound field that varies almost linearly across
 the head, so a canceller's null at one ear cannot be both deep and wide. Each profile
 designs one filter for a set of head poses at once: ``"zone"`` the seat, +/-5 and
-+/-10 cm, +/-20 and +/-30 cm (lightly), +/-15 degree turns and +/-50 cm depth; ``"seat"``
-the listening position only; ``"wide"`` a zone 20 cm to each side; ``"room"`` a mild
-canceller that stays near plain stereo 30 cm to each side (``benchmarks/bench_spatial.py``).
++/-10 cm, +/-30 cm (lightly), +/-15 degree turns and +/-50 cm depth, and holds a
+separation floor 30 cm to each side as a hard constraint (per frequency, where the array
+has the freedom and the effort for it); ``"seat"`` the listening position only; ``"wide"``
+a zone 20 cm to each side; ``"room"`` a mild canceller that stays near plain stereo 30 cm
+to each side (``benchmarks/bench_spatial.py``).
 
 References
 ----------

@@ -35,7 +35,8 @@ class SpatialRenderer:
         (primes) cost more CPU.
     sweet_spot : str
         Crosstalk-canceller profile, a key of :data:`SWEET_SPOTS`: ``"zone"`` (default:
-        the seat, +/-10 cm, head turns and depth at once), ``"seat"`` (most separation at
+        the seat, +/-10 cm, head turns and depth at once, never reversed on average 30 cm
+        to the side), ``"seat"`` (most separation at
         the listening position only), ``"wide"`` (a wider, shallower zone) or ``"room"``
         (mild, near or above plain stereo within 30 cm). Ignored in stereo mode.
 
