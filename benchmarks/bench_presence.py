@@ -459,6 +459,34 @@ def percent(x: float) -> str:
     return f"{100.0 * x:.1f} %"
 
 
+def print_long_table(long_runs: list[dict[str, Any]]) -> None:
+    """The long empty-room run's table: false alarms per distractor mix, per scorer."""
+    long_s = sum(r["seconds"] for r in long_runs)
+    total = {s: sum(r["false_alarms"][s] for r in long_runs) for s in SCORERS}
+    print(
+        f"\nLong empty-room run: {len(long_runs)} random rooms x {LONG_CHUNK_S / 60:.0f} min = {long_s / 3600:.1f} h "
+        "(rendered at baseband by BasebandRoom; false alarms = rising edges of occupancy):\n"
+    )
+    print("| distractors | rooms | hours | " + " | ".join(f"{s} false alarms" for s in SCORERS) + " |")
+    print("|---|---|---|" + "---|" * len(SCORERS))
+    for kinds in sorted({r["kinds"] for r in long_runs}):
+        rs = [r for r in long_runs if r["kinds"] == kinds]
+        cells = [str(sum(r["false_alarms"][s] for r in rs)) for s in SCORERS]
+        print(f"| {kinds} | {len(rs)} | {sum(r['seconds'] for r in rs) / 3600:.2f} | " + " | ".join(cells) + " |")
+    if not long_s:
+        return
+    print(
+        "| all | "
+        + f"{len(long_runs)} | {long_s / 3600:.2f} | "
+        + " | ".join(
+            f"{total[s]} ({total[s] * 86400 / long_s:.1f} / 24 h, "
+            f"95 % bound {poisson_upper(total[s], long_s / 86400):.1f})"
+            for s in SCORERS
+        )
+        + " |"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter scenarios")
@@ -475,6 +503,9 @@ def main() -> int:
         "--cached-long-only", action="store_true", help="report only the long-run chunks already cached"
     )
     parser.add_argument("--long-only", action="store_true", help="only run (and cache) the long empty-room chunks")
+    parser.add_argument(
+        "--long-table-only", action="store_true", help="only print the long run's table from the cached chunks"
+    )
     parser.add_argument("--worker", type=int, default=0, help="with --long-only: this process's share ...")
     parser.add_argument("--workers", type=int, default=1, help="... of this many processes")
     parser.add_argument(BLAS_DEFAULT_FLAG, action="store_true", help=argparse.SUPPRESS)
@@ -493,6 +524,9 @@ def main() -> int:
         import json
 
         print(json.dumps(cpu_check(cal, dev)))
+        return 0
+    if args.long_table_only:
+        print_long_table([run_long_chunk(i, cal, dev) for i in range(chunks) if long_chunk_path(i, cal).exists()])
         return 0
     if args.long_only:
         for i in tqdm(range(args.worker, chunks, args.workers), desc="long empty runs", file=sys.stderr, mininterval=5):
@@ -600,26 +634,7 @@ def main() -> int:
     for name in results[SCORERS[0]]["fa"]:
         cells = [f"{results[s]['fa'][name][0]} ({percent(results[s]['fa'][name][1])})" for s in SCORERS]
         print(f"| {name} ({empty_s:.0f} s) | " + " | ".join(cells) + " |")
-    print(
-        f"\nLong empty-room run: {len(long_runs)} random rooms x {LONG_CHUNK_S / 60:.0f} min = {long_s / 3600:.1f} h "
-        "(rendered at baseband by BasebandRoom; false alarms = rising edges of occupancy):\n"
-    )
-    print("| distractors | rooms | hours | " + " | ".join(f"{s} false alarms" for s in SCORERS) + " |")
-    print("|---|---|---|" + "---|" * len(SCORERS))
-    for kinds in sorted({r["kinds"] for r in long_runs}):
-        rs = [r for r in long_runs if r["kinds"] == kinds]
-        cells = [str(sum(r["false_alarms"][s] for r in rs)) for s in SCORERS]
-        print(f"| {kinds} | {len(rs)} | {sum(r['seconds'] for r in rs) / 3600:.2f} | " + " | ".join(cells) + " |")
-    print(
-        "| all | "
-        + f"{len(long_runs)} | {long_s / 3600:.2f} | "
-        + " | ".join(
-            f"{results[s]['long_fa']} ({results[s]['long_fa'] * 86400 / long_s:.1f} / 24 h, 95 % bound "
-            f"{poisson_upper(results[s]['long_fa'], long_s / 86400):.1f})"
-            for s in SCORERS
-        )
-        + " |"
-    )
+    print_long_table(long_runs)
     print("\nRange: walk-ins by distance from the device at entry (detected within 1 s / total):\n")
     print("| entry distance | " + " | ".join(SCORERS) + " |")
     print("|---|" + "---|" * len(SCORERS))

@@ -273,16 +273,131 @@ def render_example(seed: int) -> dict[str, np.ndarray]:
     }
 
 
+HARD_KINDS = {"fan_next_room": 0.35, "next_room": 0.15, "curtains_hvac": 0.15, "walk_in": 0.2, "seated": 0.15}
+HOLDOUT_EVERY = 6  # every 6th scenario of the baseband pool is held out (see is_holdout)
+HARD_SCENARIO_S = {"fan_next_room": 90.0, "next_room": 60.0, "curtains_hvac": 60.0, "walk_in": 20.0, "seated": 20.0}
+
+
+def is_holdout(name: str) -> bool:
+    """Scenarios never trained on: every HOLDOUT_EVERY-th of the baseband pool, every third of the
+    mining pool (full renders, music included: what the baseband pool cannot show)."""
+    seed = int(name)
+    if seed >= 300000:
+        return seed % HOLDOUT_EVERY == HOLDOUT_EVERY - 1
+    return 200000 <= seed < 300000 and seed % 3 == 2
+
+
+def _neighbour(rng: np.random.Generator, size: list[float], duration_s: float) -> dict[str, Any]:
+    """Someone behind a side wall (either side), walking along it and sitting, the whole scenario."""
+    y = size[1] + float(rng.uniform(0.3, 1.5)) if rng.random() < 0.5 else -float(rng.uniform(0.3, 1.5))
+    t, x = 0.0, float(rng.uniform(0.3, size[0]))
+    kfs: list[dict[str, Any]] = []
+    while t < duration_s:
+        nx = float(rng.uniform(0.3, size[0]))
+        kfs.append({"t_s": t, "position_m": [x, y], "posture": "walking"})
+        t += max(abs(nx - x) / float(rng.uniform(0.5, 1.6)), 0.5)
+        x = nx
+        act = str(rng.choice(["still", "reading", "typing", "reaching"]))
+        kfs.append({"t_s": t, "position_m": [x, y], "posture": "sitting", "activity": act})
+        t += float(rng.uniform(2.0, 20.0))
+    return {"name": "neighbour", "keyframes": kfs}
+
+
+def random_hard_scenario(rng: np.random.Generator, kind: str, seed: int) -> dict[str, Any]:
+    """A scenario for the baseband mining pool: the long run's weak spots (a person behind a side
+    wall, with or without a fan; curtains + HVAC) plus walk-ins and sitters so the retrained model
+    keeps its positives. No music or talkers: :class:`BasebandRoom` renders a steady probe only."""
+    duration_s = HARD_SCENARIO_S[kind]
+    base = {"fan_next_room": "empty", "next_room": "empty", "curtains_hvac": "empty"}.get(kind, kind)
+    sc = random_presence_scenario(rng, base, duration_s, seed)
+    sc["name"] = f"{kind}-{seed}"
+    sc.pop("sources", None)
+    sc["room"]["wall_transmission_loss_db"] = float(rng.uniform(30.0, 55.0))
+    size = sc["room"]["size_m"]
+    if kind in ("fan_next_room", "next_room"):
+        sc["people"] = [_neighbour(rng, size, duration_s)]
+    if kind == "fan_next_room" or (kind == "next_room" and rng.random() < 0.3):
+        ang = rng.uniform(0, 2 * np.pi)
+        sc["fans"] = [
+            {
+                "position_m": [
+                    float(rng.uniform(0.8, size[0] - 0.4)),
+                    float(rng.uniform(0.4, size[1] - 0.4)),
+                    float(rng.uniform(0.5, 2.0)),
+                ],
+                "axis": [float(np.cos(ang)), float(np.sin(ang)), float(rng.uniform(-0.3, 0.3))],
+                "radius_m": float(rng.uniform(0.08, 0.25)),
+                "blades": int(rng.integers(2, 6)),
+                "rpm": float(rng.uniform(400.0, 1500.0)),
+                "reflectivity_m": float(rng.uniform(0.01, 0.05)),
+            }
+        ]
+    if kind == "curtains_hvac" or (kind == "fan_next_room" and rng.random() < 0.3):
+        sc["curtains"] = [
+            {
+                "center_m": [size[0] - 0.1, float(rng.uniform(0.8, size[1] - 0.8)), 1.3],
+                "normal": [-1.0, 0.0, 0.0],
+                "width_m": float(rng.uniform(0.8, 2.0)),
+                "sway_m": float(rng.uniform(0.01, 0.08)),
+                "sway_hz": float(rng.uniform(0.1, 0.6)),
+            }
+        ]
+        sc["turbulence"] = {"strength": float(rng.uniform(0.5, 3.0)), "bandwidth_hz": float(rng.uniform(0.2, 1.5))}
+    return sc
+
+
+def render_baseband_example(seed: int) -> dict[str, np.ndarray]:
+    """One mining-pool scenario rendered at baseband (:class:`BasebandRoom`, ~100x cheaper than the
+    full render) through the runtime front end's mid-rate entry (``DopplerFrontEnd.process_mid_rate``)."""
+    from echo_sense_dsp.presence.features import DopplerFrontEnd
+    from echo_sense_dsp.presence.probe import ProbeSettings
+    from echo_sense_dsp.room import load_scenario, scenario_labels
+    from echo_sense_dsp.room.baseband import BasebandRoom
+
+    rng = np.random.default_rng(seed)
+    kinds = list(HARD_KINDS)
+    probs = np.asarray([HARD_KINDS[k] for k in kinds], dtype=float)
+    kind = str(rng.choice(kinds, p=probs / probs.sum()))
+    scenario = random_hard_scenario(rng, kind, seed)
+    frequency_hz = float(rng.integers(32, 47) * 1000)
+    level_db = float(rng.uniform(*CONFIG["data"]["probe_level_db"]))
+    amplitude = ProbeSettings(frequency_hz, level_db, SAMPLE_RATE).amplitude
+    room = BasebandRoom(scenario, frequency_hz, amplitude)
+    front = DopplerFrontEnd(frequency_hz, SAMPLE_RATE, room.mic_count)
+    m = room.mic_count
+    mid = np.zeros((front.mid_hop, m + 3), dtype=np.complex64)
+    mid[:, m] = amplitude / 2.0  # the drive's regressor envelopes for a steady probe (see process_mid_rate)
+    mid[:, m + 2] = 3.0 * amplitude**3 / 8.0
+    hops = round(scenario["duration_s"] / HOP_S)
+    features = np.zeros((hops, FEATURE_SIZE), dtype=np.float32)
+    valid = np.zeros(hops, dtype=bool)
+    for h in range(hops):
+        mid[:, :m] = room.process(front.mid_hop)
+        features[h] = front.process_mid_rate(mid)
+        valid[h] = front.settled and front.probe_on
+    target = motion_targets(scenario, scenario_labels(load_scenario(scenario)), hops)
+    target[~valid] = NO_TARGET
+    return {
+        "features": features,
+        "target": target,
+        "kind": np.array(kind),
+        "scenario": np.array(json.dumps(scenario)),
+        "frequency_hz": np.array(frequency_hz),
+        "level_db": np.array(level_db),
+        "music_db": np.array(np.nan),
+    }
+
+
 def generate(pool: str, count: int, worker: int, workers: int) -> None:
     out = cache_dir() / pool
     out.mkdir(exist_ok=True)
-    base = {"seed": 100000, "mining": 200000}[pool]
+    base = {"seed": 100000, "mining": 200000, "hard": 300000}[pool]
     for i in tqdm(range(worker, count, workers), desc=f"generate {pool}", file=sys.stderr, mininterval=5):
         path = out / f"{base + i}.npz"
         if path.exists():
             continue
         t0 = time.time()
-        ex = render_example(base + i)
+        ex = render_baseband_example(base + i) if pool == "hard" else render_example(base + i)
         tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez_compressed(tmp, layout_version=FEATURE_LAYOUT.layout_version, **ex)
         tmp.replace(path)
@@ -341,7 +456,49 @@ def build_model(channels: int, kernel: int) -> Any:
     return PresenceNet()
 
 
-def train(stage: str) -> None:
+def model_from_onnx(path: Path) -> Any:
+    """The PyTorch model holding the weights of an exported ONNX classifier (the shipped one seeds
+    the next round of the rare-event loop when no checkpoint is cached)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    state = {i.name.removeprefix("net."): torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
+    model = build_model(**CONFIG["model"])
+    model.load_state_dict(state)
+    return model
+
+
+def load_checkpoint(stage: str) -> Any:
+    """Model of ``stage``: a cached checkpoint (``seed``, ``final``) or ``shipped`` (the ONNX asset)."""
+    import torch
+
+    if stage == "shipped":
+        return model_from_onnx(HERE.parents[1] / "dsp" / "echo_sense_dsp" / "assets" / "presence.onnx")
+    ckpt = torch.load(cache_dir() / f"{stage}.pt", weights_only=False)
+    model = build_model(**ckpt["model_kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model
+
+
+def train(
+    stage: str,
+    init: str | None = None,
+    epochs: int | None = None,
+    learning_rate: float | None = None,
+    pools: tuple[str, ...] = ("mining", "hard"),
+    easy_fraction: float = 0.1,
+    baseband_motion: bool = True,
+) -> None:
+    """Train ``stage`` ("seed": the seed pool; "final": seed pool + the mining pools with the
+    mined frames of ``hard_cases.npz`` weighted up). ``init`` starts from a model
+    (:func:`load_checkpoint`) instead of random weights: a further round of the loop. ``pools``:
+    the mined pools trained on (a pool left out can serve as validation: ``evaluate.py --pool``);
+    ``easy_fraction``: share of the baseband pool's frames that are neither motion nor mined;
+    ``baseband_motion`` False keeps none of the baseband pool's motion frames (its walk-ins' missed
+    frames are often a walker still outside or out of range: weighting them up raises P(major)
+    on weak evidence everywhere)."""
     import torch
 
     torch.set_num_threads(1)
@@ -355,34 +512,48 @@ def train(stage: str) -> None:
         xs.append(x)
         ys.append(y)
         weights_list.append(np.ones(len(y)))
+    baseband_frames = 0
     if stage == "final":
         hard_path = cache_dir() / "hard_cases.npz"
-        mining = {ex["name"]: ex for ex in load_pool("mining")}
         with np.load(hard_path) as z:
             names, frames = z["names"], z["frames"]
-        for name in np.unique(names):
-            ex = mining[str(name)]
-            x, y = windows(ex)
-            valid_idx = np.flatnonzero(ex["target"] >= 0)
-            hard = set(frames[names == name].tolist())
-            w = np.array([cfg["hard_case_weight"] if int(i) in hard else 1.0 for i in valid_idx])
-            xs.append(x)
-            ys.append(y)
-            weights_list.append(w)
+        hard_by_name = {str(n): set(frames[names == n].tolist()) for n in np.unique(names)}
+        keep_rng = np.random.default_rng(1)
+        for pool in sorted(pools, key=lambda q: q == "hard"):  # the baseband pool last (class balance below)
+            for ex in load_pool(pool):
+                if is_holdout(ex["name"]):
+                    continue
+                hard = hard_by_name.get(ex["name"], set())
+                x, y = windows(ex)
+                valid_idx = np.flatnonzero(ex["target"] >= 0)
+                is_hard = np.isin(valid_idx, list(hard))
+                # the baseband pool is long and mostly easy "none": keep every motion frame, every
+                # hard frame and easy_fraction of the rest
+                keep = is_hard | (y > 0) | (keep_rng.random(len(y)) < (easy_fraction if pool == "hard" else 1.0))
+                if pool == "hard" and not baseband_motion:
+                    keep &= y == 0
+                xs.append(x[keep])
+                ys.append(y[keep])
+                weights_list.append(np.where(is_hard[keep], cfg["hard_case_weight"], 1.0))
+                if pool == "hard":
+                    baseband_frames += int(keep.sum())
     x_all = np.concatenate(xs).astype(np.float32)
     y_all = np.concatenate(ys).astype(np.int64)
     w_all = np.concatenate(weights_list)
     counts = np.bincount(y_all, minlength=3)
     print(f"{stage}: {len(y_all)} windows, class counts {counts.tolist()}", flush=True)
-    class_w = torch.tensor(counts.sum() / (3.0 * np.maximum(counts, 1)), dtype=torch.float32)
+    # class balance from the full renders only: the baseband pool's frames are a chosen sample
+    # (mined, thinned), and counting them would raise the motion classes' weight with every
+    # negative added, i.e. push the model towards motion on weak evidence
+    full = np.bincount(y_all[: len(y_all) - baseband_frames] if baseband_frames else y_all, minlength=3)
+    class_w = torch.tensor(full.sum() / (3.0 * np.maximum(full, 1)), dtype=torch.float32)
     # the "none" class is what keeps false alarms down: weigh it at least as much as the rest
     class_w[0] = class_w[0] * 2.0
-    model = build_model(mcfg["channels"], mcfg["kernel"])
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], weight_decay=1e-4)
-    epochs = cfg["epochs_seed"] if stage == "seed" else cfg["epochs_final"]
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg["learning_rate"], total_steps=epochs * (len(y_all) // cfg["batch"] + 1)
-    )
+    model = build_model(mcfg["channels"], mcfg["kernel"]) if init is None else load_checkpoint(init)
+    lr = learning_rate or cfg["learning_rate"]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    epochs = epochs or (cfg["epochs_seed"] if stage == "seed" else cfg["epochs_final"])
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * (len(y_all) // cfg["batch"] + 1))
     loss_fn = torch.nn.CrossEntropyLoss(weight=class_w, reduction="none")  # targets -1 never reach it (masked)
     rng = np.random.default_rng(0)
     p = w_all / w_all.sum()
@@ -417,6 +588,8 @@ def train(stage: str) -> None:
             "stage": stage,
             "train_seconds": time.time() - t0,
             "windows": len(y_all),
+            "init": init,
+            "epochs": epochs,
         },
         ckpt,
     )
@@ -427,18 +600,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate")
-    g.add_argument("--pool", choices=["seed", "mining"], required=True)
+    g.add_argument("--pool", choices=["seed", "mining", "hard"], required=True)
     g.add_argument("--count", type=int)
     g.add_argument("--worker", type=int, default=0)
     g.add_argument("--workers", type=int, default=1)
     t = sub.add_parser("train")
     t.add_argument("--stage", choices=["seed", "final"], required=True)
+    t.add_argument("--init", choices=["seed", "final", "shipped"], help="start from this model (a further round)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--pools", nargs="+", default=["mining", "hard"], choices=["mining", "hard"])
+    t.add_argument("--easy-fraction", type=float, default=0.1)
+    t.add_argument("--no-baseband-motion", action="store_true", help="no motion frames of the baseband pool")
     args = parser.parse_args(argv)
     if args.cmd == "generate":
         count = args.count or CONFIG["data"][f"{args.pool}_pool"]
         generate(args.pool, count, args.worker, args.workers)
     else:
-        train(args.stage)
+        train(
+            args.stage,
+            args.init,
+            args.epochs,
+            args.learning_rate,
+            tuple(args.pools),
+            args.easy_fraction,
+            not args.no_baseband_motion,
+        )
     return 0
 
 
