@@ -57,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pool", default="hard", choices=["hard", "mining"], help="whose held-out scenarios (recipe.is_holdout)"
     )
+    parser.add_argument("--all", action="store_true", help="every scenario of the pool (for a model trained on none)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    pool = [ex for ex in recipe.load_pool(args.pool) if recipe.is_holdout(ex["name"])]
-    print(f"held-out {args.pool} scenarios: {len(pool)}")
+    pool = [ex for ex in recipe.load_pool(args.pool) if args.all or recipe.is_holdout(ex["name"])]
+    print(f"{'all' if args.all else 'held-out'} {args.pool} scenarios: {len(pool)}")
     print(
         "model | kind | scenes | hours | false alarms | per hour | walk-ins detected <= 1 s "
         "| empty frames with P(major) above the strict threshold, per hour "
