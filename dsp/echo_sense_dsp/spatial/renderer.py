@@ -43,7 +43,7 @@ class SpatialRenderer:
     Notes
     -----
     Filters are designed once per (layout, mode, rate, sweet spot) and cached process-wide
-    (about 3 s of one core the first time for studio-array: build renderers off the event loop). All state
+    (3-8 s of one core the first time for studio-array: build renderers off the event loop). All state
     is allocated here; :meth:`process` writes into a preallocated output buffer.
     """
 
