@@ -63,8 +63,12 @@ class Pool:
     rirs: tuple[Path, ...]
 
 
-def split_pools(data_dir: Path = DATA_DIR) -> dict[str, Pool]:
-    """The training and validation pools, held out by speaker and by noise file."""
+def split_pools(data_dir: Path = DATA_DIR, *, allow_missing: bool = False) -> dict[str, Pool]:
+    """The training and validation pools, held out by speaker and by noise file.
+
+    The split is made on the full manifest; ``allow_missing`` then drops clean files that are
+    absent (a partial copy of the data), so a missing file never moves a speaker across splits.
+    """
     speech: list[tuple[int, Path]] = []
     with (data_dir / "manifest.csv").open() as fh:
         for row in csv.DictReader(fh):
@@ -74,7 +78,7 @@ def split_pools(data_dir: Path = DATA_DIR) -> dict[str, Pool]:
     noises = sorted((data_dir / "noise").glob("*.flac"))
     rirs = sorted((data_dir / "rirs").glob("*.flac"))
     val_rir = [r for r in rirs if "seminar" in r.name]
-    return {
+    pools = {
         "train": Pool(
             tuple(p for i, (_, p) in enumerate(speech) if i % 10 != 5),
             tuple(p for i, p in enumerate(noises) if i % 8 != 3),
@@ -86,6 +90,9 @@ def split_pools(data_dir: Path = DATA_DIR) -> dict[str, Pool]:
             tuple(val_rir),
         ),
     }
+    if allow_missing:
+        pools = {n: Pool(tuple(p for p in q.speech if p.exists()), q.noise, q.rirs) for n, q in pools.items()}
+    return pools
 
 
 _CACHE: dict[Path, NDArray[np.float32]] = {}
@@ -330,14 +337,33 @@ def features_and_targets(
     return feats, gains, strengths
 
 
-def dump(split: str, count: int, seed: int, out_path: Path, max_s: float | None = None) -> None:
-    """Write ``count`` mixtures' features and targets to ``out_path`` (.npz, frames concatenated)."""
+def dump(
+    split: str,
+    count: int,
+    seed: int,
+    out_path: Path,
+    max_s: float | None = None,
+    *,
+    data_dir: Path = DATA_DIR,
+    allow_missing: bool = False,
+    max_minutes: float | None = None,
+) -> None:
+    """Write ``count`` mixtures' features and targets to ``out_path`` (.npz, frames concatenated).
+
+    ``max_minutes`` stops early and writes the mixtures made so far (a time-bounded dump).
+    """
+    import time
+
     from tqdm import tqdm
 
-    pool = split_pools()[split]
+    pool = split_pools(data_dir, allow_missing=allow_missing)[split]
+    print(f"{split}: {len(pool.speech)} utterances, {len(pool.noise)} noise files, {len(pool.rirs)} RIRs", flush=True)
     rng = np.random.default_rng(seed)
+    deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
     feats, gains, strengths, lengths = [], [], [], []
     for _ in tqdm(range(count), desc=f"dump {split}", mininterval=10):
+        if deadline is not None and time.monotonic() > deadline:
+            break
         mix = make_mixture(rng, pool, max_s=max_s, augment=split == "train")
         f, g, r = features_and_targets(mix.noisy, mix.clean)
         feats.append(f)
@@ -364,5 +390,17 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-s", type=float, default=None, help="crop utterances to at most this long")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="manifest.csv, clean/, noise/, rirs/")
+    parser.add_argument("--allow-missing", action="store_true", help="skip clean files absent from --data-dir")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop early, keep what is made")
     args = parser.parse_args()
-    dump(args.split, args.count, args.seed, args.out, args.max_s)
+    dump(
+        args.split,
+        args.count,
+        args.seed,
+        args.out,
+        args.max_s,
+        data_dir=args.data_dir,
+        allow_missing=args.allow_missing,
+        max_minutes=args.max_minutes,
+    )

@@ -76,7 +76,7 @@ def main() -> None:
         "--out", type=Path, default=None, help="write the model (+ sidecar) here instead of the asset, no golden pair"
     )
     args = parser.parse_args()
-    ck = torch.load(args.checkpoint, weights_only=False)
+    ck = torch.load(args.checkpoint, weights_only=False, map_location="cpu")
     kwargs = ck["model_kwargs"]
     assert kwargs["n_features"] == FEATURE_LAYOUT.size, (kwargs["n_features"], FEATURE_LAYOUT.size)
     assert kwargs["lookahead_frames"] == LOOKAHEAD_FRAMES

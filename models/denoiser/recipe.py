@@ -5,6 +5,10 @@ Usage (from the repository root)::
     .venv-train/bin/python models/denoiser/recipe.py [--resume] [--max-minutes 40]
     .venv-train/bin/python models/denoiser/recipe.py --config models/denoiser/finetune.toml \
         --init-onnx dsp/echo_sense_dsp/assets/denoiser.onnx   # fine-tune the shipped weights
+    python3 models/denoiser/recipe.py --device cuda --set train.batch=128 --set model.gru_size=256 ...
+
+``--set section.key=value`` overrides one setting (the value is read as TOML); the checkpoint
+keeps the settings actually used. Nothing needs a GPU: ``--device cuda`` only makes it faster.
 
 The network (``DenoiserNet``) maps the feature vector (``FEATURE_LAYOUT``) to
 ``band_gains`` and ``comb_strengths`` (both in [0, 1]). A Conv1d over frames t-2..t feeds
@@ -154,7 +158,9 @@ def load_data(cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.
     return train, val
 
 
-def evaluate(net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any]) -> tuple[float, float]:
+def evaluate(
+    net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any], device: torch.device
+) -> tuple[float, float]:
     net.eval()
     total_g = total_r = 0.0
     n = 0
@@ -163,10 +169,10 @@ def evaluate(net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any]) 
         for length in val["lengths"]:
             sl = slice(start, start + int(length))
             start += int(length)
-            f = torch.from_numpy(val["features"][sl])[None]
-            g = torch.from_numpy(val["band_gains"][sl])[None]
-            r = torch.from_numpy(val["comb_strengths"][sl])[None]
-            state = torch.zeros(2, 1, net.gru_size)
+            f = torch.from_numpy(val["features"][sl])[None].to(device)
+            g = torch.from_numpy(val["band_gains"][sl])[None].to(device)
+            r = torch.from_numpy(val["comb_strengths"][sl])[None].to(device)
+            state = torch.zeros(2, 1, net.gru_size, device=device)
             _, lg, lr = total_loss(net(f, state), g, r, cfg)
             total_g += float(lg)
             total_r += float(lr)
@@ -175,38 +181,51 @@ def evaluate(net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any]) 
     return total_g / n, total_r / n
 
 
-def train(cfg: dict[str, Any], resume: bool, init_onnx: Path | None = None) -> None:
+def train(
+    cfg: dict[str, Any],
+    resume: bool,
+    init_onnx: Path | None = None,
+    checkpoint_dir: Path = CHECKPOINT_DIR,
+    device: torch.device | None = None,
+) -> None:
+    device = device or torch.device("cpu")
     t = cfg["train"]
     torch.set_num_threads(int(t["threads"]))
     torch.manual_seed(int(t["seed"]))
     rng = np.random.default_rng(int(t["seed"]))
-    train_data, val = load_data(cfg)
+    train_np, val = load_data(cfg)
+    # on a GPU the whole training set sits in its memory and crops are gathered there
+    train_data = {k: torch.from_numpy(v).to(device) for k, v in train_np.items()}
+    del train_np
     frames = len(train_data["features"])
     print(f"train frames {frames} ({frames / 360000:.2f} h), val frames {len(val['features'])}", flush=True)
     net = DenoiserNet(**cfg["model"])
     n_params = sum(p.numel() for p in net.parameters())
     print(f"parameters: {n_params}", flush=True)
     opt = torch.optim.AdamW(net.parameters(), lr=t["lr"], weight_decay=1e-4)
-    CHECKPOINT_DIR.mkdir(parents=True, exist_ok=True)
-    last = CHECKPOINT_DIR / "last.pt"
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    last = checkpoint_dir / "last.pt"
     elapsed_s = 0.0
     step = 0
     best = math.inf
     if resume and last.exists():
-        ck = torch.load(last, weights_only=False)
+        ck = torch.load(last, weights_only=False, map_location="cpu")
         net.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
         elapsed_s, step, best = ck["elapsed_s"], ck["step"], ck["best_val"]
         print(f"resumed at step {step}, {elapsed_s / 60:.1f} min", flush=True)
     elif init_onnx is not None:  # fine-tune: keep the exported model's normalisation too
         load_onnx_weights(net, init_onnx)
-        vg, vr = evaluate(net, val, cfg)
+        net.to(device)
+        vg, vr = evaluate(net, val, cfg, device)
         best = vg + t["strength_weight"] * vr
         print(f"initial weights from {init_onnx}: val g {vg:.4f} r {vr:.4f}", flush=True)
     else:
         f = train_data["features"]
-        net.feature_mean.copy_(torch.from_numpy(f.mean(axis=0)))
-        net.feature_std.copy_(torch.from_numpy(f.std(axis=0) + 1e-3))
+        net.feature_mean.copy_(f.mean(dim=0).cpu())
+        net.feature_std.copy_(f.std(dim=0).cpu() + 1e-3)
+    net.to(device)
+    if resume and last.exists():  # optimizer state follows the parameters' device
+        opt.load_state_dict(ck["optimizer"])
     budget_s = 60.0 * float(t["max_minutes"])
     batch, seq = int(t["batch"]), int(t["seq_frames"])
     t0 = time.monotonic() - elapsed_s
@@ -217,7 +236,7 @@ def train(cfg: dict[str, Any], resume: bool, init_onnx: Path | None = None) -> N
     def save(path: Path) -> None:
         torch.save(
             {
-                "state_dict": net.state_dict(),
+                "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
                 "optimizer": opt.state_dict(),
                 "model_kwargs": cfg["model"],
                 "config": cfg,
@@ -237,11 +256,9 @@ def train(cfg: dict[str, Any], resume: bool, init_onnx: Path | None = None) -> N
         for group in opt.param_groups:
             group["lr"] = lr
         starts = rng.integers(0, frames - seq, size=batch)
-        idx = starts[:, None] + np.arange(seq)[None]
-        f = torch.from_numpy(train_data["features"][idx])
-        g = torch.from_numpy(train_data["band_gains"][idx])
-        r = torch.from_numpy(train_data["comb_strengths"][idx])
-        loss, lg, lr_ = total_loss(net(f, torch.zeros(2, batch, net.gru_size)), g, r, cfg)
+        idx = torch.from_numpy(starts[:, None] + np.arange(seq)[None]).to(device)
+        f, g, r = (train_data[k][idx] for k in ("features", "band_gains", "comb_strengths"))
+        loss, lg, lr_ = total_loss(net(f, torch.zeros(2, batch, net.gru_size, device=device)), g, r, cfg)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -254,7 +271,7 @@ def train(cfg: dict[str, Any], resume: bool, init_onnx: Path | None = None) -> N
         now = time.monotonic()
         bar.update(min(round(now - t0), bar.total) - bar.n)  # the bar runs over the time budget
         if now - last_eval > 60.0 * t["eval_minutes"]:
-            vg, vr = evaluate(net, val, cfg)
+            vg, vr = evaluate(net, val, cfg, device)
             tg, tr = np.mean(running, axis=0)
             running.clear()
             v = vg + t["strength_weight"] * vr
@@ -265,20 +282,29 @@ def train(cfg: dict[str, Any], resume: bool, init_onnx: Path | None = None) -> N
             )
             if v < best:
                 best = v
-                save(CHECKPOINT_DIR / "best.pt")
+                save(checkpoint_dir / "best.pt")
             last_eval = time.monotonic()
         if now - last_ck > 60.0 * t["checkpoint_minutes"]:
             save(last)
             last_ck = time.monotonic()
     bar.close()
-    vg, vr = evaluate(net, val, cfg)
+    vg, vr = evaluate(net, val, cfg, device)
     v = vg + t["strength_weight"] * vr
     print(f"final step {step} val g {vg:.4f} r {vr:.4f}", flush=True)
     if v < best:
         best = v
-        save(CHECKPOINT_DIR / "best.pt")
+        save(checkpoint_dir / "best.pt")
     save(last)
     print(f"done in {(time.monotonic() - t0) / 60:.1f} min, best val {best:.4f}", flush=True)
+
+
+def apply_override(cfg: dict[str, Any], item: str) -> None:
+    """``section.key=value`` with a TOML value (``data.train=["a.npz"]``, ``train.lr=2e-3``)."""
+    key, sep, value = item.partition("=")
+    section, dot, name = key.partition(".")
+    if not sep or not dot or section not in cfg:
+        raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE with SECTION one of {sorted(cfg)}")
+    cfg[section][name] = tomllib.loads(f"v = {value}")["v"]
 
 
 def main() -> None:
@@ -287,11 +313,16 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--max-minutes", type=float, default=None)
     parser.add_argument("--init-onnx", type=Path, default=None, help="start from an exported model's weights")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
+    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (optional: only faster)")
     args = parser.parse_args()
     cfg = load_config(args.config)
     if args.max_minutes is not None:
         cfg["train"]["max_minutes"] = args.max_minutes
-    train(cfg, args.resume, args.init_onnx)
+    for item in args.set:
+        apply_override(cfg, item)
+    train(cfg, args.resume, args.init_onnx, args.checkpoint_dir, torch.device(args.device))
 
 
 if __name__ == "__main__":
