@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recipe
 
 from echo_sense_dsp.presence.demodulation import HOP_S
+from echo_sense_dsp.presence.features import radial_asymmetry_db
 from echo_sense_dsp.presence.tracker import OccupancyTracker, TrackerSettings
 
 POSITIVE_KINDS = ("walk_in", "music_walk", "seated")  # someone is in the room
@@ -74,9 +75,16 @@ def main(argv: list[str] | None = None) -> int:
             p = probabilities(model, ex)
             tracker = OccupancyTracker(TrackerSettings())
             valid = ex["target"] >= 0
+            asymmetry = [radial_asymmetry_db(f) for f in ex["features"]]
             occ = np.array(
                 [
-                    tracker.update((i + 1) * HOP_S, float(p[i, 1]), float(p[i, 2]), sensing=bool(valid[i]))
+                    tracker.update(
+                        (i + 1) * HOP_S,
+                        float(p[i, 1]),
+                        float(p[i, 2]),
+                        sensing=bool(valid[i]),
+                        asymmetry_db=asymmetry[i],
+                    )
                     for i in range(len(p))
                 ]
             )

@@ -29,7 +29,7 @@ from ..errors import AudioFormatError, ConfigError
 from .calibration import Calibration
 from .classifier import MotionClassifier
 from .demodulation import HOP_S
-from .features import FEATURE_LAYOUT, DopplerFrontEnd
+from .features import FEATURE_LAYOUT, DopplerFrontEnd, radial_asymmetry_db
 from .probe import ProbeGenerator, default_probe_frequency_hz, probe_band_hz
 from .tracker import DutyCycle, DutyCycleSettings, OccupancyTracker, TrackerSettings
 
@@ -139,7 +139,11 @@ class PresenceDetector:
         self.mic_count = mic_count
         self.hop_frames = round(HOP_S * sample_rate)
         self._scorer = SCORERS[scorer]()
-        self.tracker = OccupancyTracker(TrackerSettings(sensitivity=sensitivity, hold_time_s=hold_time_s))
+        # the baseline stays a plain threshold: no asymmetry check
+        asymmetry = TrackerSettings.min_asymmetry_db if scorer == "neural" else 0.0
+        self.tracker = OccupancyTracker(
+            TrackerSettings(sensitivity=sensitivity, hold_time_s=hold_time_s, min_asymmetry_db=asymmetry)
+        )
         self.duty_cycle = DutyCycle(duty_cycle or DutyCycleSettings())
         self.probe: ProbeGenerator | None = None
         self._front: DopplerFrontEnd | None = None
@@ -291,7 +295,10 @@ class PresenceDetector:
         assert front is not None
         sensing = front.probe_on and front.settled
         p_minor, p_major = self._scorer.score(front) if sensing else (0.0, 0.0)
-        occupied = self.tracker.update(t, p_minor, p_major, sensing=sensing, music=front.music_playing)
+        asymmetry = radial_asymmetry_db(front.features) if sensing else 0.0
+        occupied = self.tracker.update(
+            t, p_minor, p_major, sensing=sensing, music=front.music_playing, asymmetry_db=asymmetry
+        )
         paused = self.duty_cycle.update(t, occupied, self.tracker.time_to_clear_s(t))
         if self.probe is not None:
             self.probe.emission_paused = paused

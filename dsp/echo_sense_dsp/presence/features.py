@@ -138,6 +138,20 @@ def compute_frame_features(
     return out
 
 
+def radial_asymmetry_db(features: NDArray[np.float32]) -> float:
+    """How lopsided one frame's Doppler echo is between receding and approaching velocities, dB (>= 0).
+
+    A walker's body moves one way at a time, so most of its echo sits on one side; fan blades,
+    curtains and air turbulence move both ways at once and give nearly equal sides. Computed from
+    the frame's ``band_echo_level`` features (mean over mics, floored at -100 dB re the carrier),
+    so the noise floor pulls a weak mover towards 0 dB.
+    """
+    level_db = features[FEATURE_LAYOUT.slices["band_echo_level"]].astype(np.float64) * 20.0 - 100.0
+    power = 10.0 ** (level_db / 10.0)
+    receding, approaching = power[:BANDS_PER_SIDE].sum(), power[BANDS_PER_SIDE:].sum()
+    return float(abs(10.0 * np.log10(receding / approaching)))
+
+
 class DopplerFrontEnd:
     """Streaming front end: one hop of mics + drive in, one feature vector out.
 
@@ -389,5 +403,6 @@ __all__ = [
     "FeatureLayout",
     "compute_frame_features",
     "extract_features",
+    "radial_asymmetry_db",
     "velocity_band_matrix",
 ]

@@ -4,10 +4,11 @@ The tracker's two regimes follow how people occupy rooms: walking in is a large,
 Doppler signature (major motion) that is easy to tell from fans and curtains, while a
 seated person only makes small, sparse movements (minor motion: reaching, page turns,
 typing). While the room is empty the tracker is strict: only major motion (P(major) above a
-high threshold for several consecutive frames) declares occupancy, so curtains, fans and
-other small movers cannot. After a major movement it accepts minor motion at a low threshold,
-and every accepted movement restarts the hold timer; occupancy clears when no motion has
-been seen for ``hold_time_s`` while the probe was sensing.
+high threshold for several consecutive frames, with the Doppler echo on one side of zero
+velocity) declares occupancy, so curtains, fans and other small movers cannot. After a major
+movement it accepts minor motion at a low threshold, and every accepted movement restarts
+the hold timer; occupancy clears when no motion has been seen for ``hold_time_s`` while the
+probe was sensing.
 
 :class:`DutyCycle` pauses the probe periodically once presence is confirmed (the tracker
 holds occupancy through the pauses), and keeps it on whenever the room is empty or the
@@ -16,6 +17,7 @@ hold timer is close to expiring.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MOTION_KINDS = ("none", "minor", "major")
@@ -30,6 +32,11 @@ class TrackerSettings:
     sensitivity : 0..1 (0.5 default); higher accepts weaker evidence in both regimes.
     hold_time_s : seconds without motion before occupancy clears.
     trigger_frames : consecutive frames above the strict threshold that declare occupancy.
+    min_asymmetry_db : while the room is empty a frame counts towards the trigger only if its
+        Doppler echo is this lopsided between receding and approaching velocities
+        (:func:`~echo_sense_dsp.presence.features.radial_asymmetry_db`): someone walking moves
+        one way at a time, while fans, curtains and air turbulence move both ways at once and
+        caused the empty-room false alarms (models/presence/CARD.md, session 4). 0 turns it off.
     music_trigger_frames : the same while music plays through the probe's speaker. When the
         music's distortion changes (a new note, a beat), the canceller's fit still describes the
         old one until newer data outweighs it: its memory half-life is ln 0.5 / ln
@@ -43,6 +50,7 @@ class TrackerSettings:
     hold_time_s: float = 60.0
     trigger_frames: int = 3
     music_trigger_frames: int = 20
+    min_asymmetry_db: float = 1.5
 
     @property
     def strict_threshold(self) -> float:
@@ -78,7 +86,16 @@ class OccupancyTracker:
             return 0.0
         return max(0.0, self._last_motion_t + self.settings.hold_time_s - t)
 
-    def update(self, t: float, p_minor: float, p_major: float, *, sensing: bool, music: bool = False) -> bool:
+    def update(
+        self,
+        t: float,
+        p_minor: float,
+        p_major: float,
+        *,
+        sensing: bool,
+        music: bool = False,
+        asymmetry_db: float = math.inf,
+    ) -> bool:
         """Advance by one frame.
 
         Parameters
@@ -88,6 +105,8 @@ class OccupancyTracker:
         sensing : False while the probe is paused or the front end settles; then nothing
             changes except that the hold timer keeps running.
         music : the drive carries music (stricter trigger while the room is empty).
+        asymmetry_db : the frame's radial asymmetry (see ``min_asymmetry_db``); the default
+            (unknown) never holds the trigger back.
 
         Returns
         -------
@@ -111,7 +130,7 @@ class OccupancyTracker:
                 self.occupied = False
                 self._above = 0
         else:  # strict: only major motion (someone walking) makes the room occupied
-            moving = p_major >= s.strict_threshold
+            moving = p_major >= s.strict_threshold and asymmetry_db >= s.min_asymmetry_db
             self.motion_kind = "major" if moving else "none"
             self._above = self._above + 1 if moving else 0
             if self._above >= (s.music_trigger_frames if music else s.trigger_frames):

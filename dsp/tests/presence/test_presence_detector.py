@@ -17,6 +17,7 @@ from echo_sense_dsp.presence import (
     PresenceDetector,
     TrackerSettings,
 )
+from echo_sense_dsp.presence.features import BAND_COUNT, FEATURE_LAYOUT, FEATURE_SIZE, radial_asymmetry_db
 from echo_sense_dsp.presence.music import DistortionCanceller
 
 WALK_START_S = 2.5
@@ -113,6 +114,31 @@ def test_tracker_is_strict_when_empty_and_sensitive_after_major_motion() -> None
     for j in range(1, 400):
         tracker.update(t_last + 0.02 * j, 0.0, 0.0, sensing=True)
     assert not tracker.occupied  # cleared after the 5 s hold time
+
+
+def test_tracker_needs_a_one_sided_doppler_echo_to_declare_occupancy() -> None:
+    tracker = OccupancyTracker(TrackerSettings(min_asymmetry_db=1.5))
+    # a fan: P(major) high, but its blades move both ways at once
+    assert not any(tracker.update(0.02 * i, 0.0, 0.95, sensing=True, asymmetry_db=0.6) for i in range(200))
+    assert tracker.motion_kind == "none"
+    # someone walking towards the device
+    assert [tracker.update(4.0 + 0.02 * i, 0.0, 0.95, sensing=True, asymmetry_db=8.0) for i in range(3)][-1]
+    # once occupied, a symmetric echo still counts as motion (a seated person's small movements)
+    tracker.update(4.1, 0.3, 0.1, sensing=True, asymmetry_db=0.0)
+    assert tracker.motion_kind == "minor"
+
+
+def test_radial_asymmetry_of_the_doppler_echo() -> None:
+    features = np.zeros(FEATURE_SIZE, dtype=np.float32)
+    echo = FEATURE_LAYOUT.slices["band_echo_level"]
+    level = np.full(BAND_COUNT, -100.0)
+    level[BAND_COUNT // 2 + 2] = -60.0  # one approaching band 40 dB above the floor of every band
+    features[echo] = (level + 100.0) / 20.0
+    expected = 10.0 * np.log10((1e-6 + 10.0 * 1e-10) / (11.0 * 1e-10))
+    assert radial_asymmetry_db(features) == pytest.approx(expected, abs=1e-6)
+    level[BAND_COUNT // 2 - 3] = -60.0  # the same on the receding side
+    features[echo] = (level + 100.0) / 20.0
+    assert radial_asymmetry_db(features) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_tracker_holds_through_paused_sensing() -> None:
