@@ -346,21 +346,18 @@ def random_hard_scenario(rng: np.random.Generator, kind: str, seed: int) -> dict
     return sc
 
 
-def render_baseband_example(seed: int) -> dict[str, np.ndarray]:
-    """One mining-pool scenario rendered at baseband (:class:`BasebandRoom`, ~100x cheaper than the
-    full render) through the runtime front end's mid-rate entry (``DopplerFrontEnd.process_mid_rate``)."""
+def render_baseband_features(
+    scenario: dict[str, Any], frequency_hz: float, level_db: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A scenario rendered at baseband (:class:`BasebandRoom`, ~100x cheaper than the full render)
+    through the runtime front end's mid-rate entry (``DopplerFrontEnd.process_mid_rate``).
+
+    Returns (features (hops, FEATURE_SIZE), valid (hops,): the front end settled and the probe on).
+    """
     from echo_sense_dsp.presence.features import DopplerFrontEnd
     from echo_sense_dsp.presence.probe import ProbeSettings
-    from echo_sense_dsp.room import load_scenario, scenario_labels
     from echo_sense_dsp.room.baseband import BasebandRoom
 
-    rng = np.random.default_rng(seed)
-    kinds = list(HARD_KINDS)
-    probs = np.asarray([HARD_KINDS[k] for k in kinds], dtype=float)
-    kind = str(rng.choice(kinds, p=probs / probs.sum()))
-    scenario = random_hard_scenario(rng, kind, seed)
-    frequency_hz = float(rng.integers(32, 47) * 1000)
-    level_db = float(rng.uniform(*CONFIG["data"]["probe_level_db"]))
     amplitude = ProbeSettings(frequency_hz, level_db, SAMPLE_RATE).amplitude
     room = BasebandRoom(scenario, frequency_hz, amplitude)
     front = DopplerFrontEnd(frequency_hz, SAMPLE_RATE, room.mic_count)
@@ -375,7 +372,22 @@ def render_baseband_example(seed: int) -> dict[str, np.ndarray]:
         mid[:, :m] = room.process(front.mid_hop)
         features[h] = front.process_mid_rate(mid)
         valid[h] = front.settled and front.probe_on
-    target = motion_targets(scenario, scenario_labels(load_scenario(scenario)), hops)
+    return features, valid
+
+
+def render_baseband_example(seed: int) -> dict[str, np.ndarray]:
+    """One mining-pool scenario rendered at baseband (:func:`render_baseband_features`)."""
+    from echo_sense_dsp.room import load_scenario, scenario_labels
+
+    rng = np.random.default_rng(seed)
+    kinds = list(HARD_KINDS)
+    probs = np.asarray([HARD_KINDS[k] for k in kinds], dtype=float)
+    kind = str(rng.choice(kinds, p=probs / probs.sum()))
+    scenario = random_hard_scenario(rng, kind, seed)
+    frequency_hz = float(rng.integers(32, 47) * 1000)
+    level_db = float(rng.uniform(*CONFIG["data"]["probe_level_db"]))
+    features, valid = render_baseband_features(scenario, frequency_hz, level_db)
+    target = motion_targets(scenario, scenario_labels(load_scenario(scenario)), len(features))
     target[~valid] = NO_TARGET
     return {
         "features": features,

@@ -37,6 +37,8 @@ class TrackerSettings:
         (:func:`~echo_sense_dsp.presence.features.radial_asymmetry_db`): someone walking moves
         one way at a time, while fans, curtains and air turbulence move both ways at once and
         caused the empty-room false alarms (models/presence/CARD.md, session 4). 0 turns it off.
+        Not applied while music plays: the canceller's residue adds echo on both sides, which hid
+        walk-ins (2 of 12 in the benchmark); the longer music trigger guards that case.
     music_trigger_frames : the same while music plays through the probe's speaker. When the
         music's distortion changes (a new note, a beat), the canceller's fit still describes the
         old one until newer data outweighs it: its memory half-life is ln 0.5 / ln
@@ -130,7 +132,8 @@ class OccupancyTracker:
                 self.occupied = False
                 self._above = 0
         else:  # strict: only major motion (someone walking) makes the room occupied
-            moving = p_major >= s.strict_threshold and asymmetry_db >= s.min_asymmetry_db
+            one_sided = music or asymmetry_db >= s.min_asymmetry_db
+            moving = p_major >= s.strict_threshold and one_sided
             self.motion_kind = "major" if moving else "none"
             self._above = self._above + 1 if moving else 0
             if self._above >= (s.music_trigger_frames if music else s.trigger_frames):

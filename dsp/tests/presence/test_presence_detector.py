@@ -126,6 +126,10 @@ def test_tracker_needs_a_one_sided_doppler_echo_to_declare_occupancy() -> None:
     # once occupied, a symmetric echo still counts as motion (a seated person's small movements)
     tracker.update(4.1, 0.3, 0.1, sensing=True, asymmetry_db=0.0)
     assert tracker.motion_kind == "minor"
+    # while music plays the longer music trigger guards instead (its residue is two-sided)
+    with_music = OccupancyTracker(TrackerSettings(min_asymmetry_db=1.5, music_trigger_frames=20))
+    steps = [with_music.update(0.02 * i, 0.0, 0.95, sensing=True, music=True, asymmetry_db=0.0) for i in range(20)]
+    assert not any(steps[:19]) and steps[19]
 
 
 def test_radial_asymmetry_of_the_doppler_echo() -> None:
