@@ -41,12 +41,10 @@ from custom_components.echo_sense.conversation import (
 )
 from custom_components.echo_sense.hub import EchoSenseHub
 from custom_components.echo_sense.rewriter_store import storage_key
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.intent import CONTEXT_RULES, Command, RewriteDecision
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 
-ENTRY_FIELDS: dict[str, Any] = {"title": "Simulated room (demo)", "data": SIMULATED_DATA}
 AGENT_ID = "conversation.simulated_room_demo_intent_rewriter"
 TEN_KB_CHARS = 10 * 1024
 """Length of the oversized utterance (characters)."""
@@ -249,13 +247,7 @@ def audio_hub_stubbed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def setup_entry(hass: HomeAssistant, options: dict[str, Any] | None = None) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=SIMULATED_DEVICE_ID,
-        title="Simulated room (demo)",
-        data=SIMULATED_DATA,
-        options=options or {},
-    )
+    entry = simulated_entry(options)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -726,13 +718,7 @@ async def test_store_with_a_foreign_layout_is_backed_up_and_the_agent_starts_emp
     garbage = {"version": 99, "log": "not a list"}
     key = storage_key(entry_id)
     hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": garbage}
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        entry_id=entry_id,
-        unique_id=SIMULATED_DEVICE_ID,
-        title="Simulated room (demo)",
-        data=SIMULATED_DATA,
-    )
+    entry = simulated_entry(entry_id=entry_id)
     entry.add_to_hass(home.hass)
     with caplog.at_level(logging.WARNING):
         assert await home.hass.config_entries.async_setup(entry_id)
@@ -768,13 +754,7 @@ async def test_store_file_that_is_not_json_is_kept_and_the_agent_starts_empty(
             return None
         return await store._async_load_data()  # the real file path of Store.async_load
 
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        entry_id=entry_id,
-        unique_id=SIMULATED_DEVICE_ID,
-        title="Simulated room (demo)",
-        data=SIMULATED_DATA,
-    )
+    entry = simulated_entry(entry_id=entry_id)
     entry.add_to_hass(home.hass)
     with patch.object(storage.Store, "_async_load", load_real_file), caplog.at_level(logging.ERROR):
         assert await home.hass.config_entries.async_setup(entry_id)
@@ -858,7 +838,7 @@ async def test_store_file_without_the_version_wrapper_is_copied_and_the_agent_st
             return None
         return await store._async_load_data()  # the real file path of Store.async_load
 
-    entry = MockConfigEntry(domain=DOMAIN, entry_id=entry_id, unique_id=SIMULATED_DEVICE_ID, **ENTRY_FIELDS)
+    entry = simulated_entry(entry_id=entry_id)
     entry.add_to_hass(home.hass)
     with patch.object(storage.Store, "_async_load", load_real_file), caplog.at_level(logging.WARNING):
         assert await home.hass.config_entries.async_setup(entry_id)

@@ -14,15 +14,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from numpy.typing import NDArray
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import DOMAIN
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.errors import DeviceError
 from echo_sense_dsp.room import LiveRoom
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 
 WAIT_S = 30.0
 LATENCY_ENTITY = "sensor.simulated_room_demo_audio_latency"
@@ -68,9 +66,7 @@ async def test_lost_device_marks_entities_unavailable_raises_repair_and_recovers
 ) -> None:
     UnpluggedOnceRoom.lives = 0
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: UnpluggedOnceRoom(fail_after=30))
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.LOADED

@@ -19,16 +19,14 @@ from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.echo_sense import hub as hub_module
-from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.image import CalibrationImage, DopplerSpectrogramImage
 from custom_components.echo_sense.plot import CALIBRATION_SIZE
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.presence.demodulation import HOP_S
 from echo_sense_dsp.presence.features import WARMUP_S
 from echo_sense_dsp.presence.spectrogram import COLORMAP
 from echo_sense_dsp.room import LiveRoom
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 from .test_presence import MOTION, WAIT_S, _wait_for_state, walk_in_entry  # noqa: F401
 
 IMAGE = "image.simulated_room_demo_doppler_spectrogram"
@@ -70,9 +68,7 @@ async def test_spectrogram_image_marks_the_walk_in(hass: HomeAssistant, walk_in_
 async def empty_room_entry(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> MockConfigEntry:
     """The simulated hub in an empty room: the cheapest room to simulate in real time."""
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     return entry

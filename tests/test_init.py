@@ -12,17 +12,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.diagnostics import async_get_config_entry_diagnostics
 from custom_components.echo_sense.hub import EchoSenseHub
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, AudioEngine, EngineState
+from echo_sense_dsp.audio import AudioEngine, EngineState
 
 from .conftest import ScriptedPortAudio, needs_pulse
-
-SIMULATED_DATA = {
-    "device_id": SIMULATED_DEVICE_ID,
-    "device_name": "Simulated room (demo)",
-    "sample_rate": 96000,
-    "input_channels": 4,
-    "output_channels": 2,
-}
+from .simulated import SIMULATED_DATA, simulated_entry
 
 
 def _wait_for_blocks(engine: AudioEngine, blocks: int, timeout_s: float = 20.0) -> None:
@@ -34,9 +27,7 @@ def _wait_for_blocks(engine: AudioEngine, blocks: int, timeout_s: float = 20.0) 
 
 async def test_setup_and_unload_leave_nothing_running(hass: HomeAssistant) -> None:
     threads_before = set(threading.enumerate())
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

@@ -25,20 +25,19 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import discovery
 from homeassistant.setup import async_setup_component
 from numpy.typing import NDArray
-from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache
+from pytest_homeassistant_custom_component.common import mock_restore_cache
 
 from custom_components.echo_sense import hub as hub_module
-from custom_components.echo_sense.const import CONF_SOUND_MODE, DOMAIN
+from custom_components.echo_sense.const import CONF_SOUND_MODE
 from custom_components.echo_sense.hub import EchoSenseHub
 from custom_components.echo_sense.media_player import default_layout, layout_choices, speaker_layout
 from custom_components.echo_sense.presence import PresencePipeline
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.audio.buses import DEFAULT_DUCK_DB
 from echo_sense_dsp.audio.playback import LEAD_S
 from echo_sense_dsp.room import LiveRoom
 from echo_sense_dsp.wavio import write_wav
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 
 ENTITY = "media_player.simulated_room_demo_speaker"
 WAIT_S = 30.0  # s: the simulated room may run slower than real time on a loaded CI machine
@@ -105,9 +104,7 @@ async def speaker(
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
     # Presence is not under test here: its detector thread would only take CPU from the player.
     monkeypatch.setattr(PresencePipeline, "start", lambda self: None)
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -339,13 +336,7 @@ async def test_volume_mute_and_sound_mode_survive_a_restart(
     mock_restore_cache(
         hass, [State(ENTITY, "idle", {"volume_level": 0.8, "is_volume_muted": True, "sound_mode": "stereo"})]
     )
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=SIMULATED_DEVICE_ID,
-        title="Simulated room (demo)",
-        data=SIMULATED_DATA,
-        options={CONF_SOUND_MODE: "spatial"},
-    )
+    entry = simulated_entry({CONF_SOUND_MODE: "spatial"})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

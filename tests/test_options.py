@@ -21,14 +21,12 @@ from custom_components.echo_sense.const import (
 )
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 
 
 @pytest.fixture
 def entry(hass: HomeAssistant) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     return entry
 

@@ -17,7 +17,7 @@ from custom_components.echo_sense.const import CONF_HOLD_TIME, DOMAIN
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.room import LiveRoom
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 
 WAIT_S = 90.0  # wall time; the simulated room runs in real time (slower on a loaded machine)
 HOLD_TIME_S = 5
@@ -62,13 +62,7 @@ async def walk_in_entry(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(
         hub_module, "simulated_room", lambda config: LiveRoom(WALK_IN_AND_LEAVE, driver_count=2, loop=False)
     )
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=SIMULATED_DEVICE_ID,
-        title="Simulated room (demo)",
-        data=SIMULATED_DATA,
-        options={CONF_HOLD_TIME: HOLD_TIME_S},
-    )
+    entry = simulated_entry({CONF_HOLD_TIME: HOLD_TIME_S})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     return entry

@@ -29,12 +29,11 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.assist_satellite import EchoSenseSatellite
 from custom_components.echo_sense.const import DOMAIN
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.room import LiveRoom
 from echo_sense_dsp.room.scenario import SCENARIOS
 
+from .simulated import simulated_entry
 from .stt_engine import RecordingSTT, recording_stt_engine
-from .test_init import SIMULATED_DATA
 
 SATELLITE = "assist_satellite.simulated_room_demo_voice_satellite"
 HEARD_TEXT = "turn on the kitchen lights"
@@ -75,9 +74,7 @@ async def hub_entry(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> Asy
     """The echo_sense entry on a quiet simulated room, with the satellite platform; unloaded at the end."""
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom(TALKER_ROOM, driver_count=2))
     assert await async_setup_component(hass, "assist_pipeline", {})
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

@@ -6,23 +6,19 @@ from __future__ import annotations
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.service import async_get_all_descriptions
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import DOMAIN
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.room import LiveRoom
 
-from .test_init import SIMULATED_DATA
+from .simulated import simulated_entry
 
 OUR_SERVICES = {"list_rewrites", "add_rewrite", "forget_rewrite", "purge_learning", "start_listening"}
 
 
 async def test_all_service_descriptions_load(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     descriptions = await async_get_all_descriptions(hass)

@@ -18,17 +18,13 @@ from homeassistant.components.stt import (
     async_get_speech_to_text_entity,
 )
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-)
 
 from custom_components.echo_sense import hub as hub_module
-from custom_components.echo_sense.const import CONF_STT_ENGINE, DOMAIN
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from custom_components.echo_sense.const import CONF_STT_ENGINE
 from echo_sense_dsp.room import LiveRoom
 
+from .simulated import simulated_entry
 from .stt_engine import RecordingSTT, recording_stt_engine
-from .test_init import SIMULATED_DATA
 
 SAMPLE_RATE = 16000
 PROXY = "stt.simulated_room_demo_noise_suppressed_speech_to_text"
@@ -61,13 +57,7 @@ async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
     hass: HomeAssistant, recording_stt: RecordingSTT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=SIMULATED_DEVICE_ID,
-        title="Simulated room (demo)",
-        data=SIMULATED_DATA,
-        options={CONF_STT_ENGINE: TARGET},
-    )
+    entry = simulated_entry({CONF_STT_ENGINE: TARGET})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     proxy = async_get_speech_to_text_entity(hass, PROXY)
@@ -94,9 +84,7 @@ async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
 
 async def test_proxy_without_an_engine_reports_an_error(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=SIMULATED_DATA
-    )
+    entry = simulated_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     proxy = async_get_speech_to_text_entity(hass, PROXY)
