@@ -110,6 +110,7 @@ class EchoSenseHub:
         self.presence = PresencePipeline(hass, self)
         self.listeners = Listeners()
         self._unsubscribers: list[Callable[[], None]] = []
+        self._shut_down = False
         self._device_lost_logged = False
 
     @property
@@ -159,7 +160,13 @@ class EchoSenseHub:
         await async_install_blueprints(self.hass)
 
     async def async_shutdown(self) -> None:
-        """Stop the engine and everything the hub started; nothing is left running."""
+        """Stop the engine and everything the hub started; nothing is left running.
+
+        Runs once: Home Assistant's stop event and the entry's unload both call it.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
         while self._unsubscribers:
             self._unsubscribers.pop()()
         await self.hass.async_add_executor_job(self.presence.stop)
