@@ -63,8 +63,10 @@ class DenoiserSettings:
         Apply the envelope post-filter (attenuates still-noisy bands a little further).
     comb_strength_scale : float
         Factor on the network's ``comb_strengths``, in [0, 1]. 0 (comb path off) by
-        measurement: with this model every DNSMOS column, SI-SDR and clean-speech PESQ-WB are
-        best without it, and 1 costs 0.4 PESQ-WB on clean speech (see CARD.md).
+        measurement (models/denoiser/CARD.md): on the session-1 model every DNSMOS column,
+        SI-SDR and clean-speech PESQ-WB were best without it and 1 cost 0.4 clean PESQ-WB; on
+        the fine-tuned model 0.25 and 0.5 move no column by more than 0.015 but cost clean
+        speech up to 0.1 PESQ-WB.
     gain_exponent : float
         The network's band gains are raised to this power (> 0) before the post-filter;
         above 1 suppresses more.
