@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from bench_denoise import align, si_sdr_db, speech_metrics
-from tqdm import tqdm
+from tune_denoise import score_mixtures
 
 from echo_sense_dsp.voice import Denoiser, DenoiserSettings
 
@@ -77,17 +76,20 @@ def main() -> None:
     print("| gains | PESQ-WB | STOI | SI-SDR | SI-SDR hi | SIG | BAK | OVRL |")
     print("|---|---|---|---|---|---|---|---|")
     for label, (oracle, settings) in rows.items():
-        out, hi = [], []
         shipped = Denoiser(settings)
-        for m in tqdm(mixtures, desc=label, mininterval=10, file=sys.stderr):
+
+        def run(
+            m: dataset.Mixture,
+            oracle: bool = oracle,
+            settings: DenoiserSettings = settings,
+            shipped: Denoiser = shipped,
+        ) -> np.ndarray:
             denoiser = OracleDenoiser(settings, m.noisy, m.clean) if oracle else shipped
-            y = align(denoiser.process(m.noisy)[: len(m.noisy)], m.noisy)
-            out.append(speech_metrics(m.clean, y))
-            if m.snr_db >= 15:
-                hi.append(si_sdr_db(m.clean, y))
-        s = {k: float(np.nanmean([r[k] for r in out])) for k in out[0]}
+            return denoiser.process(m.noisy)
+
+        s, hi = score_mixtures(run, mixtures, label)
         print(
-            f"| {label} | {s['pesq_wb']:.3f} | {s['stoi']:.3f} | {s['si_sdr_db']:.2f} | {np.mean(hi):.2f} "
+            f"| {label} | {s['pesq_wb']:.3f} | {s['stoi']:.3f} | {s['si_sdr_db']:.2f} | {hi:.2f} "
             f"| {s['sig']:.3f} | {s['bak']:.3f} | {s['ovrl']:.3f} |",
             flush=True,
         )

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,21 @@ from echo_sense_dsp.voice import SAMPLE_RATE, Denoiser, DenoiserSettings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "models" / "denoiser"))
 import dataset  # noqa: E402  (models/denoiser/dataset.py: the split and the mixer)
+
+
+def score_mixtures(
+    process: Callable[[dataset.Mixture], np.ndarray], mixtures: list[dataset.Mixture], desc: str
+) -> tuple[dict[str, float], float]:
+    """Mean speech metrics of ``process(mixture)`` over the mixtures, and the mean SI-SDR of those
+    with input SNR >= 15 dB ("SI-SDR hi")."""
+    rows, hi = [], []
+    for m in tqdm(mixtures, desc=desc, mininterval=10, file=sys.stderr):
+        y = align(process(m)[: len(m.noisy)], m.noisy)
+        rows.append(speech_metrics(m.clean, y))
+        if m.snr_db >= 15:
+            hi.append(si_sdr_db(m.clean, y))
+    summary = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+    return summary, float(np.mean(hi)) if hi else float("nan")
 
 
 def main() -> None:
@@ -58,19 +74,13 @@ def main() -> None:
     for model_label, model_path in models.items():
         for label, settings in variants.items():
             denoiser = Denoiser(settings, model_path or None)
-            rows, hi = [], []
-            for m in tqdm(mixtures, desc=f"{model_label} {label}", mininterval=10, file=sys.stderr):
-                y = align(denoiser.process(m.noisy)[: len(m.noisy)], m.noisy)
-                rows.append(speech_metrics(m.clean, y))
-                if m.snr_db >= 15:
-                    hi.append(si_sdr_db(m.clean, y))
+            s, hi = score_mixtures(lambda m, d=denoiser: d.process(m.noisy), mixtures, f"{model_label} {label}")
             clean = [
                 float(pesq(SAMPLE_RATE, x, np.clip(align(denoiser.process(x)[: len(x)], x), -1, 1), "wb"))
                 for x in clean_only
             ]
-            s = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
             print(
-                f"| {model_label} | {label} | {s['pesq_wb']:.3f} | {s['si_sdr_db']:.2f} | {np.mean(hi):.2f} "
+                f"| {model_label} | {label} | {s['pesq_wb']:.3f} | {s['si_sdr_db']:.2f} | {hi:.2f} "
                 f"| {s['sig']:.3f} | {s['bak']:.3f} | {s['ovrl']:.3f} | {np.mean(clean):.3f} |",
                 flush=True,
             )
