@@ -157,6 +157,7 @@ class PresenceDetector:
         self._paused_hops = 0
         self._occupied_hops = 0
         self._occupied_paused_hops = 0
+        self._asymmetry_db = 0.0
         self.last_decision = PresenceDecision(0.0, False, "none", 0.0, False)
         if calibration is not None:
             self._start(calibration.frequency_hz, calibration.probe_settings().amplitude)
@@ -295,7 +296,7 @@ class PresenceDetector:
         assert front is not None
         sensing = front.probe_on and front.settled
         p_minor, p_major = self._scorer.score(front) if sensing else (0.0, 0.0)
-        asymmetry = radial_asymmetry_db(front.features) if sensing else 0.0
+        asymmetry = self._asymmetry_db = radial_asymmetry_db(front.features) if sensing else 0.0
         occupied = self.tracker.update(
             t, p_minor, p_major, sensing=sensing, music=front.music_playing, asymmetry_db=asymmetry
         )
@@ -345,6 +346,9 @@ class PresenceDetector:
             "occupied": self.last_decision.occupied,
             "motion": self.last_decision.motion,
             "score": self.last_decision.score,
+            # a fan or curtain moves both ways at once: an empty room's trigger needs a one-sided echo
+            "radial_asymmetry_db": round(self._asymmetry_db, 1),
+            "min_asymmetry_db": self.tracker.settings.min_asymmetry_db,
             "sensing": self.last_decision.sensing,
             "emission_paused": self.emission_paused,
             "emission_duty": self.emission_duty,

@@ -172,6 +172,8 @@ def test_emission_duty_is_reported_from_the_drive(rng: np.random.Generator, scen
     assert not any(d.sensing for d in decisions if d.t > 2.05)
     diag = det.diagnostics()
     assert {"emission_duty", "emission_duty_occupied", "probe_frequency_hz", "band_snr_db"} <= set(diag)
+    assert diag["min_asymmetry_db"] == 0.0  # the energy baseline keeps the plain trigger
+    assert diag["radial_asymmetry_db"] == 0.0  # the probe was off for the last hop
 
 
 def test_bad_blocks_and_settings_are_clear_errors() -> None:
