@@ -140,9 +140,14 @@ class PresenceDetector:
         self.hop_frames = round(HOP_S * sample_rate)
         self._scorer = SCORERS[scorer]()
         # the baseline stays a plain threshold: no asymmetry check
-        asymmetry = TrackerSettings.min_asymmetry_db if scorer == "neural" else 0.0
+        neural = scorer == "neural"
         self.tracker = OccupancyTracker(
-            TrackerSettings(sensitivity=sensitivity, hold_time_s=hold_time_s, min_asymmetry_db=asymmetry)
+            TrackerSettings(
+                sensitivity=sensitivity,
+                hold_time_s=hold_time_s,
+                min_asymmetry_db=TrackerSettings.min_asymmetry_db if neural else 0.0,
+                min_music_asymmetry_db=TrackerSettings.min_music_asymmetry_db if neural else 0.0,
+            )
         )
         self.duty_cycle = DutyCycle(duty_cycle or DutyCycleSettings())
         self.probe: ProbeGenerator | None = None

@@ -18,6 +18,8 @@ hold timer is close to expiring.
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from dataclasses import dataclass
 
 MOTION_KINDS = ("none", "minor", "major")
@@ -37,8 +39,12 @@ class TrackerSettings:
         (:func:`~echo_sense_dsp.presence.features.radial_asymmetry_db`): someone walking moves
         one way at a time, while fans, curtains and air turbulence move both ways at once and
         caused the empty-room false alarms (models/presence/CARD.md, session 4). 0 turns it off.
-        Not applied while music plays: the canceller's residue adds echo on both sides, which hid
-        walk-ins (2 of 12 in the benchmark); the longer music trigger guards that case.
+        Not applied frame by frame while music plays: the canceller's residue adds echo on both
+        sides, which hid walk-ins (2 of 12 in the benchmark); see ``min_music_asymmetry_db``.
+    min_music_asymmetry_db : while music plays, the median asymmetry over the music trigger's
+        frames must reach this: loud music's residue alone held P(major) up for 0.4 s in empty
+        rooms (median asymmetry about 2 dB), while a walker's echo stays lopsided over such a
+        window even when single frames are not (models/presence/CARD.md, session 5). 0 turns it off.
     music_trigger_frames : the same while music plays through the probe's speaker. When the
         music's distortion changes (a new note, a beat), the canceller's fit still describes the
         old one until newer data outweighs it: its memory half-life is ln 0.5 / ln
@@ -53,6 +59,7 @@ class TrackerSettings:
     trigger_frames: int = 3
     music_trigger_frames: int = 20
     min_asymmetry_db: float = 1.5
+    min_music_asymmetry_db: float = 3.0
 
     @property
     def strict_threshold(self) -> float:
@@ -78,6 +85,7 @@ class OccupancyTracker:
         self.occupied = False
         self.motion_kind = "none"
         self._above = 0
+        self._asymmetries: deque[float] = deque(maxlen=max(settings.trigger_frames, settings.music_trigger_frames))
         self._last_motion_t = -1e9
         self._sensing_since_t = 0.0
         self._was_sensing = False
@@ -136,7 +144,10 @@ class OccupancyTracker:
             moving = p_major >= s.strict_threshold and one_sided
             self.motion_kind = "major" if moving else "none"
             self._above = self._above + 1 if moving else 0
-            if self._above >= (s.music_trigger_frames if music else s.trigger_frames):
+            self._asymmetries.append(asymmetry_db)
+            frames = s.music_trigger_frames if music else s.trigger_frames
+            lopsided = not music or statistics.median(list(self._asymmetries)[-frames:]) >= s.min_music_asymmetry_db
+            if self._above >= frames and lopsided:
                 self.occupied = True
                 self._last_motion_t = t
         return self.occupied

@@ -126,9 +126,14 @@ def test_tracker_needs_a_one_sided_doppler_echo_to_declare_occupancy() -> None:
     # once occupied, a symmetric echo still counts as motion (a seated person's small movements)
     tracker.update(4.1, 0.3, 0.1, sensing=True, asymmetry_db=0.0)
     assert tracker.motion_kind == "minor"
-    # while music plays the longer music trigger guards instead (its residue is two-sided)
-    with_music = OccupancyTracker(TrackerSettings(min_asymmetry_db=1.5, music_trigger_frames=20))
-    steps = [with_music.update(0.02 * i, 0.0, 0.95, sensing=True, music=True, asymmetry_db=0.0) for i in range(20)]
+    # while music plays the canceller's residue makes single frames two-sided, so the longer music
+    # trigger asks for a lopsided echo over its whole window (median), not frame by frame
+    settings = TrackerSettings(min_asymmetry_db=1.5, music_trigger_frames=20, min_music_asymmetry_db=3.0)
+    residue = OccupancyTracker(settings)  # loud music alone: about 2 dB
+    assert not any(residue.update(0.02 * i, 0.0, 0.95, sensing=True, music=True, asymmetry_db=2.0) for i in range(200))
+    walker = OccupancyTracker(settings)  # lopsided, with every third frame smeared by the residue
+    asym = [0.5 if i % 3 == 0 else 6.0 for i in range(20)]
+    steps = [walker.update(0.02 * i, 0.0, 0.95, sensing=True, music=True, asymmetry_db=a) for i, a in enumerate(asym)]
     assert not any(steps[:19]) and steps[19]
 
 
