@@ -599,7 +599,8 @@ def main() -> int:
         print(json.dumps(cpu_check(cal, dev)))
         return 0
     if args.long_table_only:
-        print_long_table([run_long_chunk(i, cal, dev) for i in range(chunks) if long_chunk_path(i, cal).exists()])
+        if chunks:
+            print_long_table([run_long_chunk(i, cal, dev) for i in range(chunks) if long_chunk_path(i, cal).exists()])
         if music_chunks:
             cached = [i for i in range(music_chunks) if long_music_chunk_path(i, cal).exists()]
             print_long_table([run_long_music_chunk(i, cal, dev) for i in cached], music=True)
