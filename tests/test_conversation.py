@@ -43,7 +43,7 @@ from custom_components.echo_sense.hub import EchoSenseHub
 from custom_components.echo_sense.rewriter_store import storage_key
 from echo_sense_dsp.intent import CONTEXT_RULES, Command, RewriteDecision
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 
 AGENT_ID = "conversation.simulated_room_demo_intent_rewriter"
 TEN_KB_CHARS = 10 * 1024

@@ -20,7 +20,7 @@ from custom_components.echo_sense.const import DOMAIN
 from echo_sense_dsp.errors import DeviceError
 from echo_sense_dsp.room import LiveRoom
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 
 WAIT_S = 30.0
 LATENCY_ENTITY = "sensor.simulated_room_demo_audio_latency"

@@ -26,7 +26,7 @@ from echo_sense_dsp.presence.features import WARMUP_S
 from echo_sense_dsp.presence.spectrogram import COLORMAP
 from echo_sense_dsp.room import LiveRoom
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 from .test_presence import MOTION, WAIT_S, _wait_for_state, walk_in_entry  # noqa: F401
 
 IMAGE = "image.simulated_room_demo_doppler_spectrogram"

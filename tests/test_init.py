@@ -14,8 +14,7 @@ from custom_components.echo_sense.diagnostics import async_get_config_entry_diag
 from custom_components.echo_sense.hub import EchoSenseHub
 from echo_sense_dsp.audio import AudioEngine, EngineState
 
-from .conftest import ScriptedPortAudio, needs_pulse
-from .simulated import SIMULATED_DATA, simulated_entry
+from .conftest import SIMULATED_DATA, ScriptedPortAudio, needs_pulse, simulated_entry
 
 
 def _wait_for_blocks(engine: AudioEngine, blocks: int, timeout_s: float = 20.0) -> None:

@@ -37,7 +37,7 @@ from echo_sense_dsp.audio.playback import LEAD_S
 from echo_sense_dsp.room import LiveRoom
 from echo_sense_dsp.wavio import write_wav
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 
 ENTITY = "media_player.simulated_room_demo_speaker"
 WAIT_S = 30.0  # s: the simulated room may run slower than real time on a loaded CI machine

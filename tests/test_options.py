@@ -21,7 +21,7 @@ from custom_components.echo_sense.const import (
 )
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from custom_components.echo_sense.const import CONF_HOLD_TIME, DOMAIN
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
 from echo_sense_dsp.room import LiveRoom
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 
 WAIT_S = 90.0  # wall time; the simulated room runs in real time (slower on a loaded machine)
 HOLD_TIME_S = 5

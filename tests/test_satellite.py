@@ -32,7 +32,7 @@ from custom_components.echo_sense.const import DOMAIN
 from echo_sense_dsp.room import LiveRoom
 from echo_sense_dsp.room.scenario import SCENARIOS
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 from .stt_engine import RecordingSTT, recording_stt_engine
 
 SATELLITE = "assist_satellite.simulated_room_demo_voice_satellite"

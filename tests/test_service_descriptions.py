@@ -11,7 +11,7 @@ from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import DOMAIN
 from echo_sense_dsp.room import LiveRoom
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 
 OUR_SERVICES = {"list_rewrites", "add_rewrite", "forget_rewrite", "purge_learning", "start_listening"}
 

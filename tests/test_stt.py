@@ -23,7 +23,7 @@ from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import CONF_STT_ENGINE
 from echo_sense_dsp.room import LiveRoom
 
-from .simulated import simulated_entry
+from .conftest import simulated_entry
 from .stt_engine import RecordingSTT, recording_stt_engine
 
 SAMPLE_RATE = 16000
