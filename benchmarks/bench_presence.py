@@ -44,6 +44,8 @@ from echo_sense_dsp.presence import (
     analyse_calibration,
     plan_calibration,
 )
+from echo_sense_dsp.presence.demodulation import Demodulator
+from echo_sense_dsp.presence.music import REGRESSOR_POWERS, reference_regressors
 from echo_sense_dsp.room import LiveRoom, load_scenario, render_scenario, scenario_drive
 from echo_sense_dsp.room.baseband import BasebandRoom
 
@@ -397,34 +399,69 @@ def long_music_scenario(i: int, dev: dict[str, Any]) -> tuple[dict[str, Any], st
     return sc, kinds, float(np.random.default_rng([8200, i]).uniform(-30.0, -6.0))
 
 
-def long_music_chunk_path(i: int, cal: Calibration) -> Path:
-    return CACHE / "long-music" / f"{_code_key()}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.json"
+def music_baseband_path(i: int, cal: Calibration) -> Path:
+    return CACHE / "long-music-baseband" / f"{_render_key()}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.npy"
 
 
-def run_long_music_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, Any]:
-    """One music chunk, rendered in full (the speaker's distortion in the probe band needs the real drive, so
-    BasebandRoom cannot do it) and streamed block by block; every scorer on the same capture; cached."""
-    import json
+def _render_key() -> str:
+    """Hash of what a music chunk's baseband depends on: the simulator, the probe, the demodulator."""
+    import hashlib
 
-    sc, kinds, level_db = long_music_scenario(i, dev)
-    path = long_music_chunk_path(i, cal)
+    import echo_sense_dsp
+
+    base = Path(echo_sense_dsp.__file__).parent
+    h = hashlib.sha256()
+    files = [base / "presence" / f"{n}.py" for n in ("demodulation", "probe", "music")]
+    files += sorted((base / "room").glob("*.py"))
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def music_chunk_baseband(i: int, cal: Calibration, dev: dict[str, Any]) -> np.ndarray:
+    """The i-th music chunk's capture, demodulated: (hops, baseband_hop, 4 mics + d, d^2, d^3) complex64.
+
+    Rendered in full (the speaker's distortion in the probe band needs the real drive, so BasebandRoom cannot
+    do it; about 2 min of one core per chunk) and cached, so any detector or model re-runs on it in seconds."""
+    path = music_baseband_path(i, cal)
     if path.exists():
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return np.load(path)
+    sc, _, level_db = long_music_scenario(i, dev)
     n = round(MUSIC_CHUNK_S * FS) // BLOCK * BLOCK
     drive = np.clip(probe(cal, n) + music(sc, level_db)[:n], -1, 1).astype(np.float32)
     room = LiveRoom(sc, loop=False)
+    mics = room.mic_count
+    demodulator = Demodulator(cal.frequency_hz, FS, mics + len(REGRESSOR_POWERS))
+    hop = demodulator.hop_frames
+    work = np.zeros((hop, mics + len(REGRESSOR_POWERS)), dtype=np.float32)
+    out = np.zeros((n // hop, demodulator.baseband_hop, work.shape[1]), dtype=np.complex64)
+    for h in range(n // hop):
+        s0 = h * hop
+        for b in range(s0, s0 + hop, BLOCK):  # the engine's blocks, as the live room renders them
+            work[b - s0 : b - s0 + BLOCK, :mics] = room.process(drive[b : b + BLOCK, None])
+        reference_regressors(drive[s0 : s0 + hop], work[:, mics:])
+        out[h] = demodulator.process(work)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, out)
+    tmp.replace(path)
+    return out
+
+
+def run_long_music_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, Any]:
+    """One music chunk: every scorer on the same cached capture (:func:`music_chunk_baseband`)."""
+    _, kinds, level_db = long_music_scenario(i, dev)
+    baseband = music_chunk_baseband(i, cal, dev)
     dets = open_loop_detectors(cal)
     occupied: dict[str, list[bool]] = {s: [] for s in SCORERS}
     cpu = dict.fromkeys(SCORERS, 0.0)
-    for s0 in range(0, n, BLOCK):
-        block = drive[s0 : s0 + BLOCK]
-        mics = room.process(block[:, None])
+    for hop in baseband:
         for s, det in dets.items():
             c0 = time.process_time()
-            occupied[s].extend(d.occupied for d in det.process(mics, block))
+            occupied[s].append(det.process_baseband(hop).occupied)
             cpu[s] += time.process_time() - c0
     head = {"scenario": i, "kinds": kinds, "music_dbfs": level_db}
-    return save_chunk(path, head, occupied, cpu, n / FS)
+    return save_chunk(None, head, occupied, cpu, len(baseband) * dets[SCORERS[0]].hop_frames / FS)
 
 
 def open_loop_detectors(cal: Calibration) -> dict[str, PresenceDetector]:
@@ -438,10 +475,10 @@ def open_loop_detectors(cal: Calibration) -> dict[str, PresenceDetector]:
 
 
 def save_chunk(
-    path: Path, head: dict[str, Any], occupied: dict[str, list[bool]], cpu: dict[str, float], seconds: float
+    path: Path | None, head: dict[str, Any], occupied: dict[str, list[bool]], cpu: dict[str, float], seconds: float
 ) -> dict[str, Any]:
     """A chunk's counts (false alarms = rising edges of occupancy) and the alarms' times (to trace one), written
-    atomically to the cache."""
+    atomically to the cache at ``path`` (None: not cached)."""
     import json
 
     occ = {s: np.asarray(v, dtype=int) for s, v in occupied.items()}
@@ -455,6 +492,8 @@ def save_chunk(
         "occupied_fraction": {s: float(o.mean()) for s, o in occ.items()},
         "cpu_s": cpu,
     }
+    if path is None:
+        return out
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out))
@@ -602,7 +641,7 @@ def main() -> int:
         if chunks:
             print_long_table([run_long_chunk(i, cal, dev) for i in range(chunks) if long_chunk_path(i, cal).exists()])
         if music_chunks:
-            cached = [i for i in range(music_chunks) if long_music_chunk_path(i, cal).exists()]
+            cached = [i for i in range(music_chunks) if music_baseband_path(i, cal).exists()]
             print_long_table([run_long_music_chunk(i, cal, dev) for i in cached], music=True)
         return 0
     if args.long_only:
@@ -680,7 +719,7 @@ def main() -> int:
         print(f"long run {i}: {long_runs[-1]['kinds']}: {long_runs[-1]['false_alarms']}", file=sys.stderr, flush=True)
     music_runs = []
     for i in tqdm(range(music_chunks), desc="music runs", file=sys.stderr, mininterval=5):
-        if args.cached_long_only and not long_music_chunk_path(i, cal).exists():
+        if args.cached_long_only and not music_baseband_path(i, cal).exists():
             continue
         music_runs.append(run_long_music_chunk(i, cal, dev))
     long_s = sum(r["seconds"] for r in long_runs)

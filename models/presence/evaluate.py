@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recipe
 
 from echo_sense_dsp.presence.demodulation import HOP_S
-from echo_sense_dsp.presence.features import radial_asymmetry_db
+from echo_sense_dsp.presence.features import FEATURE_LAYOUT, radial_asymmetry_db
 from echo_sense_dsp.presence.tracker import OccupancyTracker, TrackerSettings
 
 POSITIVE_KINDS = ("walk_in", "music_walk", "seated")  # someone is in the room
@@ -60,12 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", nargs="+", default=["shipped", "final"], choices=["seed", "final", "shipped"])
+    parser.add_argument(
+        "--model", nargs="+", default=["shipped", "final"], choices=["seed", "final", "music", "shipped"]
+    )
     parser.add_argument(
         "--pool",
         nargs="+",
         default=["hard"],
-        choices=["hard", "mining", "seed"],
+        choices=["hard", "mining", "seed", "music"],
         help="whose held-out scenarios (recipe.is_holdout)",
     )
     parser.add_argument("--all", action="store_true", help="every scenario of the pool (for a model trained on none)")
@@ -106,6 +108,8 @@ def score_pool(
     for ex, p, asymmetry in scored:
         tracker = OccupancyTracker(settings)
         valid = ex["target"] >= 0
+        # the canceller removed something: music played (the detector asks the canceller itself)
+        music = ex["features"][:, FEATURE_LAYOUT.slices["cancelled"]][:, 0] > 0
         occ = np.array(
             [
                 tracker.update(
@@ -113,6 +117,7 @@ def score_pool(
                     float(p[i, 1]),
                     float(p[i, 2]),
                     sensing=bool(valid[i]),
+                    music=bool(music[i]),
                     asymmetry_db=asymmetry[i],
                 )
                 for i in range(len(p))

@@ -4,9 +4,10 @@ Writes ``dsp/echo_sense_dsp/assets/presence.onnx``, ``presence.json`` (name, ver
 sample_rate, frame_size, fft_size, layout_version, context_frames, feature_size, input and
 output names and shapes, opset, recipe commit, training numbers) and
 ``dsp/tests/data/presence-io.npz``, after checking onnxruntime against PyTorch with
-``assert_allclose``.
+``assert_allclose``. ``--stage music`` writes the music model (``presence_music.*``, used while
+music plays) instead.
 
-Usage: ``python models/presence/export.py [--stage final|seed]``
+Usage: ``python models/presence/export.py [--stage final|seed|music]``
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from echo_sense_dsp.presence.classifier import (
     INPUT_NAME,
     MODEL_NAME,
     MOTION_CLASSES,
+    MUSIC_MODEL_NAME,
     OUTPUT_NAME,
 )
 from echo_sense_dsp.presence.demodulation import BASEBAND_RATE_HZ, HOP_S
@@ -35,7 +37,7 @@ from echo_sense_dsp.sidecar import write_sidecar
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "dsp" / "echo_sense_dsp" / "assets"
-GOLDEN = ROOT / "dsp" / "tests" / "data" / f"{MODEL_NAME}-io.npz"
+TEST_DATA = ROOT / "dsp" / "tests" / "data"
 OPSET = 17
 
 
@@ -44,7 +46,7 @@ def main() -> int:
     import torch
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--stage", default="final", choices=["final", "seed"])
+    parser.add_argument("--stage", default="final", choices=["final", "seed", "music"])
     args = parser.parse_args()
     torch.set_num_threads(1)
     ckpt = torch.load(recipe.cache_dir() / f"{args.stage}.pt", weights_only=False)
@@ -62,7 +64,8 @@ def main() -> int:
 
     model = WithSoftmax().eval()
     ASSETS.mkdir(parents=True, exist_ok=True)
-    onnx_path = ASSETS / f"{MODEL_NAME}.onnx"
+    name = MUSIC_MODEL_NAME if args.stage == "music" else MODEL_NAME
+    onnx_path = ASSETS / f"{name}.onnx"
     example = torch.zeros(1, CONTEXT_FRAMES, FEATURE_SIZE)
     torch.onnx.export(
         model,
@@ -73,8 +76,9 @@ def main() -> int:
         opset_version=OPSET,
         dynamo=False,
     )
-    # golden pair from real features of the mining pool (or random when none)
-    pool = recipe.load_pool("mining") or recipe.load_pool("seed")
+    # golden pair from real features: the music pool for the music model, else the mining (or seed) pool
+    pool = (recipe.load_pool("music") if args.stage == "music" else []) or recipe.load_pool("mining")
+    pool = pool or recipe.load_pool("seed")
     x, _ = recipe.windows(pool[0])
     x = x[:: max(1, len(x) // 16)][:16].astype(np.float32)
     with torch.no_grad():
@@ -82,15 +86,15 @@ def main() -> int:
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = np.concatenate([session.run([OUTPUT_NAME], {INPUT_NAME: x[i : i + 1]})[0] for i in range(len(x))])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(GOLDEN, doppler_features=x, motion_probabilities=got)
+    TEST_DATA.mkdir(parents=True, exist_ok=True)
+    np.savez(TEST_DATA / f"{name}-io.npz", doppler_features=x, motion_probabilities=got)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
     ).stdout.strip()
     params = sum(p.numel() for p in net.parameters())
     sidecar = {
-        "name": MODEL_NAME,
-        "version": f"{MODEL_NAME}_{args.stage}_{commit}",
+        "name": name,
+        "version": f"{name}_{args.stage}_{commit}",
         "sample_rate": 96000,
         "frame_size": round(HOP_S * 96000),
         "baseband_rate_hz": BASEBAND_RATE_HZ,

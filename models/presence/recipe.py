@@ -243,20 +243,25 @@ def motion_targets(scenario: dict[str, Any], labels: Any, hops: int) -> np.ndarr
     return target
 
 
-def render_example(seed: int) -> dict[str, np.ndarray]:
-    """Render one random scenario and compute its features and targets."""
+def render_example(seed: int, loud_music: bool = False) -> dict[str, np.ndarray]:
+    """Render one random scenario and compute its features and targets.
+
+    ``loud_music``: the music pool's kind of scenario (``[data.music]`` of config.toml): music always,
+    at the loud end, mostly empty rooms (the seed pool's music scenes were mostly walk-ins, and the
+    model learned that loud music goes with a walker)."""
     from echo_sense_dsp.room import render_scenario
 
     cfg = CONFIG["data"]
+    pool_cfg = cfg["music"] if loud_music else cfg
     rng = np.random.default_rng(seed)
-    kinds = list(cfg["kinds"])
-    probs = np.asarray([cfg["kinds"][k] for k in kinds], dtype=float)
+    kinds = list(pool_cfg["kinds"])
+    probs = np.asarray([pool_cfg["kinds"][k] for k in kinds], dtype=float)
     kind = str(rng.choice(kinds, p=probs / probs.sum()))
-    scenario = random_presence_scenario(rng, kind, cfg["scenario_s"], seed)
+    scenario = random_presence_scenario(rng, kind, pool_cfg["scenario_s"], seed)
     frequency_hz = float(rng.integers(32, 47) * 1000)
     level_db = float(rng.uniform(*cfg["probe_level_db"]))
-    music = kind == "music_walk" or (kind != "music_walk" and rng.random() < 0.3)
-    music_db = float(rng.uniform(*cfg["music_level_dbfs"])) if music else None
+    music = loud_music or kind == "music_walk" or rng.random() < 0.3
+    music_db = float(rng.uniform(*pool_cfg["music_level_dbfs"])) if music else None
     drive = presence_drive(scenario, frequency_hz, level_db, music_db, float(rng.choice([0.0, rng.uniform(0, 10)])))
     rendering = render_scenario(scenario, drive=drive)
     features, valid = extract_features(rendering.mics, drive, frequency_hz, SAMPLE_RATE)
@@ -280,8 +285,11 @@ HARD_SCENARIO_S = {"fan_next_room": 90.0, "next_room": 60.0, "curtains_hvac": 60
 
 def is_holdout(name: str) -> bool:
     """Scenarios never trained on: every HOLDOUT_EVERY-th of the baseband pool, every third of the
-    mining pool (full renders, music included: what the baseband pool cannot show)."""
+    mining pool (full renders, music included: what the baseband pool cannot show), every fourth of
+    the music pool."""
     seed = int(name)
+    if seed >= 400000:
+        return seed % 4 == 3
     if seed >= 300000:
         return seed % HOLDOUT_EVERY == HOLDOUT_EVERY - 1
     return 200000 <= seed < 300000 and seed % 3 == 2
@@ -403,13 +411,16 @@ def render_baseband_example(seed: int) -> dict[str, np.ndarray]:
 def generate(pool: str, count: int, worker: int, workers: int) -> None:
     out = cache_dir() / pool
     out.mkdir(exist_ok=True)
-    base = {"seed": 100000, "mining": 200000, "hard": 300000}[pool]
+    base = {"seed": 100000, "mining": 200000, "hard": 300000, "music": 400000}[pool]
     for i in tqdm(range(worker, count, workers), desc=f"generate {pool}", file=sys.stderr, mininterval=5):
         path = out / f"{base + i}.npz"
         if path.exists():
             continue
         t0 = time.time()
-        ex = render_baseband_example(base + i) if pool == "hard" else render_example(base + i)
+        if pool == "hard":
+            ex = render_baseband_example(base + i)
+        else:
+            ex = render_example(base + i, loud_music=pool == "music")
         tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez_compressed(tmp, layout_version=FEATURE_LAYOUT.layout_version, **ex)
         tmp.replace(path)
@@ -504,7 +515,9 @@ def train(
     baseband_motion: bool = True,
 ) -> None:
     """Train ``stage`` ("seed": the seed pool; "final": seed pool + the mining pools with the
-    mined frames of ``hard_cases.npz`` weighted up). ``init`` starts from a model
+    mined frames of ``hard_cases.npz`` weighted up; "music": seed pool + the music pool, whose
+    frames weigh ``hard_case_weight``, usually from ``init="shipped"``: a round for loud music that
+    needs neither the mining pools nor the mined frames). ``init`` starts from a model
     (:func:`load_checkpoint`) instead of random weights: a further round of the loop. ``pools``:
     the mined pools trained on (a pool left out can serve as validation: ``evaluate.py --pool``);
     ``easy_fraction``: share of the baseband pool's frames that are neither motion nor mined;
@@ -525,6 +538,14 @@ def train(
         ys.append(y)
         weights_list.append(np.ones(len(y)))
     baseband_frames = 0
+    if stage == "music":
+        for ex in load_pool("music"):
+            if is_holdout(ex["name"]):
+                continue
+            x, y = windows(ex)
+            xs.append(x)
+            ys.append(y)
+            weights_list.append(np.full(len(y), cfg["hard_case_weight"]))
     if stage == "final":
         hard_path = cache_dir() / "hard_cases.npz"
         with np.load(hard_path) as z:
@@ -612,13 +633,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate")
-    g.add_argument("--pool", choices=["seed", "mining", "hard"], required=True)
+    g.add_argument("--pool", choices=["seed", "mining", "hard", "music"], required=True)
     g.add_argument("--count", type=int)
     g.add_argument("--worker", type=int, default=0)
     g.add_argument("--workers", type=int, default=1)
     t = sub.add_parser("train")
-    t.add_argument("--stage", choices=["seed", "final"], required=True)
-    t.add_argument("--init", choices=["seed", "final", "shipped"], help="start from this model (a further round)")
+    t.add_argument("--stage", choices=["seed", "final", "music"], required=True)
+    t.add_argument(
+        "--init", choices=["seed", "final", "music", "shipped"], help="start from this model (a further round)"
+    )
     t.add_argument("--epochs", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--pools", nargs="+", default=["mining", "hard"], choices=["mining", "hard"])

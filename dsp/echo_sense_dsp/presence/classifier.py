@@ -8,6 +8,8 @@ are checked at load (:class:`~echo_sense_dsp.errors.ModelError` names the mismat
 
 The network is trained in ``models/presence/recipe.py`` with the rare-event recipe
 (seed model, hard-case mining over large simulated data, retraining); see its CARD.md.
+Two models ship: ``presence`` and ``presence_music``, the same network fine-tuned on empty
+rooms with loud music, which the detector uses while music plays (CARD.md, session 6).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ MOTION_CLASSES = ("none", "minor", "major")
 INPUT_NAME = "doppler_features"
 OUTPUT_NAME = "motion_probabilities"
 MODEL_NAME = "presence"
+MUSIC_MODEL_NAME = "presence_music"  # used while music plays through the probe's speaker
+MODEL_NAMES = (MODEL_NAME, MUSIC_MODEL_NAME)
 
 
-def asset_paths() -> tuple[Path, Path]:
-    """The shipped model and sidecar: ``echo_sense_dsp/assets/presence.{onnx,json}``."""
+def asset_paths(name: str = MODEL_NAME) -> tuple[Path, Path]:
+    """A shipped model and its sidecar: ``echo_sense_dsp/assets/<name>.{onnx,json}``."""
     base = Path(str(resources.files("echo_sense_dsp") / "assets"))
-    return base / f"{MODEL_NAME}.onnx", base / f"{MODEL_NAME}.json"
+    return base / f"{name}.onnx", base / f"{name}.json"
 
 
 def load_sidecar(model_path: Path, sidecar_path: Path) -> dict[str, Any]:
@@ -86,7 +90,7 @@ class MotionClassifier:
         self._index = 0
 
     def push(self, features: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Add one frame and classify the context ending with it.
+        """Add one frame and classify the context ending with it (:meth:`append`, then :meth:`classify`).
 
         Parameters
         ----------
@@ -96,11 +100,19 @@ class MotionClassifier:
         -------
         ndarray, shape (3,), float32: P(none), P(minor), P(major).
         """
+        self.append(features)
+        return self.classify()
+
+    def append(self, features: NDArray[np.float32]) -> None:
+        """Add one frame to the context without running the network."""
         i = self._index
         self._ring[i] = features
         self._ring[i + CONTEXT_FRAMES] = features
         self._index = (i + 1) % CONTEXT_FRAMES
-        self._window[0] = self._ring[i + 1 : i + 1 + CONTEXT_FRAMES]
+
+    def classify(self) -> NDArray[np.float32]:
+        """P(none), P(minor), P(major) for the context ending with the last appended frame."""
+        self._window[0] = self._ring[self._index : self._index + CONTEXT_FRAMES]
         self._session.run_with_iobinding(self._binding)  # writes self._output
         self.probabilities = self._output[0].copy()
         return self.probabilities
@@ -110,7 +122,9 @@ __all__ = [
     "CONTEXT_FRAMES",
     "INPUT_NAME",
     "MODEL_NAME",
+    "MODEL_NAMES",
     "MOTION_CLASSES",
+    "MUSIC_MODEL_NAME",
     "OUTPUT_NAME",
     "MotionClassifier",
     "asset_paths",

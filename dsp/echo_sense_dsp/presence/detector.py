@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from ..errors import AudioFormatError, ConfigError
 from .calibration import Calibration
-from .classifier import MotionClassifier
+from .classifier import MUSIC_MODEL_NAME, MotionClassifier, asset_paths
 from .demodulation import HOP_S
 from .features import FEATURE_LAYOUT, DopplerFrontEnd, radial_asymmetry_db
 from .probe import ProbeGenerator, default_probe_frequency_hz, probe_band_hz
@@ -63,13 +63,20 @@ class PresenceDecision:
 
 
 class NeuralScorer:
-    """P(minor), P(major) from the ONNX classifier."""
+    """P(minor), P(major) from the ONNX classifier; while music plays, from its music model.
+
+    Both models see every frame, so the one that takes over when music starts or stops has its
+    full context; only the one in use runs.
+    """
 
     def __init__(self) -> None:
         self._classifier = MotionClassifier()
+        self._music_classifier = MotionClassifier(*asset_paths(MUSIC_MODEL_NAME))
 
     def score(self, front: DopplerFrontEnd) -> tuple[float, float]:
-        p = self._classifier.push(front.features)
+        self._classifier.append(front.features)
+        self._music_classifier.append(front.features)
+        p = (self._music_classifier if front.music_playing else self._classifier).classify()
         return float(p[1]), float(p[2])
 
 
@@ -294,6 +301,30 @@ class PresenceDetector:
         self._mid[:, : self.mic_count] = mic_envelope
         self._hops += 1
         front.process_mid_rate(self._mid)
+        return self._decide(self._hops * self.hop_frames / self.sample_rate)
+
+    def process_baseband(self, baseband: NDArray[np.complex64]) -> PresenceDecision:
+        """Feed one hop of the 4 kHz baseband; get its decision.
+
+        Everything after demodulation runs as in :meth:`process`. The benchmark's runs with music
+        keep this (rendering the room is the expensive part), so another model or tracker is
+        re-run on the same capture in seconds. Needs a calibration.
+
+        Parameters
+        ----------
+        baseband : ndarray, shape (baseband_hop, mic_count + 3), complex64: what
+            :meth:`~echo_sense_dsp.presence.features.DopplerFrontEnd.process_baseband` takes
+            (the demodulated mics, then the drive's d, d^2, d^3).
+        """
+        front = self._front
+        if front is None or self.mic_count is None:
+            raise ConfigError("process_baseband needs a detector made with a calibration")
+        if baseband.shape != (front.baseband_hop, self.mic_count + 3):
+            raise AudioFormatError(
+                f"baseband hop must be ({front.baseband_hop}, {self.mic_count + 3}), got shape {baseband.shape}"
+            )
+        self._hops += 1
+        front.process_baseband(baseband)
         return self._decide(self._hops * self.hop_frames / self.sample_rate)
 
     def _decide(self, t: float) -> PresenceDecision:

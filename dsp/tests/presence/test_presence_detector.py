@@ -17,8 +17,9 @@ from echo_sense_dsp.presence import (
     PresenceDetector,
     TrackerSettings,
 )
+from echo_sense_dsp.presence.demodulation import Demodulator
 from echo_sense_dsp.presence.features import BAND_COUNT, FEATURE_LAYOUT, FEATURE_SIZE, radial_asymmetry_db
-from echo_sense_dsp.presence.music import DistortionCanceller
+from echo_sense_dsp.presence.music import REGRESSOR_POWERS, DistortionCanceller, reference_regressors
 
 WALK_START_S = 2.5
 DETECT_WITHIN_S = 1.0  # walk-ins must be detected within this
@@ -179,6 +180,31 @@ def test_emission_duty_is_reported_from_the_drive(rng: np.random.Generator, scen
     assert {"emission_duty", "emission_duty_occupied", "probe_frequency_hz", "band_snr_db"} <= set(diag)
     assert diag["min_asymmetry_db"] == 0.0  # the energy baseline keeps the plain trigger
     assert diag["radial_asymmetry_db"] == 0.0  # the probe was off for the last hop
+
+
+def test_a_demodulated_capture_gives_the_decisions_of_the_raw_one(
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+    music: Callable,  # type: ignore[type-arg]
+) -> None:
+    """process_baseband (what the benchmark caches for its runs with music) runs as process() does."""
+    sc = scene(rng, seconds=4.0, range_m=walk_in, music=music(rng, 4.0, level=0.2), nonlinearity=(0.03, 0.05))
+    raw = run(PresenceDetector(CAL, mic_count=4, duty_cycle=DutyCycleSettings(enabled=False)), sc.mics, sc.drive)
+    det = PresenceDetector(CAL, mic_count=4, duty_cycle=DutyCycleSettings(enabled=False))
+    demodulator = Demodulator(F0_HZ, 96000, 4 + len(REGRESSOR_POWERS))
+    hop = demodulator.hop_frames
+    work = np.zeros((hop, 4 + len(REGRESSOR_POWERS)), dtype=np.float32)
+    demodulated = []
+    for s in range(0, len(sc.drive) - hop + 1, hop):
+        work[:, :4] = sc.mics[s : s + hop]
+        reference_regressors(sc.drive[s : s + hop], work[:, 4:])
+        demodulated.append(det.process_baseband(demodulator.process(work)))
+    assert demodulated == raw
+    assert any(d.occupied for d in raw)
+    with pytest.raises(AudioFormatError, match="baseband hop must be"):
+        det.process_baseband(np.zeros((80, 4), np.complex64))
+    with pytest.raises(ConfigError, match="needs a detector made with a calibration"):
+        PresenceDetector(None).process_baseband(np.zeros((80, 7), np.complex64))
 
 
 def test_bad_blocks_and_settings_are_clear_errors() -> None:
