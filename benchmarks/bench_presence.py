@@ -347,7 +347,9 @@ def long_empty_scenario(i: int, dev: dict[str, Any], duration_s: float = LONG_CH
 
 
 def _code_key() -> str:
-    """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid."""
+    """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid.
+
+    The music model is not in it: the probe-only long run never runs it (NeuralScorer switches on music)."""
     import hashlib
 
     import echo_sense_dsp

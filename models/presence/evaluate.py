@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recipe
 
 from echo_sense_dsp.presence.demodulation import HOP_S
-from echo_sense_dsp.presence.features import FEATURE_LAYOUT, radial_asymmetry_db
+from echo_sense_dsp.presence.features import FEATURE_LAYOUT, peak_band_snr_db, radial_asymmetry_db
 from echo_sense_dsp.presence.tracker import OccupancyTracker, TrackerSettings
 
 POSITIVE_KINDS = ("walk_in", "music_walk", "seated")  # someone is in the room
@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in args.model:
         model = recipe.load_checkpoint(name).eval()
-        scored = [(ex, probabilities(model, ex), [radial_asymmetry_db(f) for f in ex["features"]]) for ex in pool]
+        scored = [
+            (ex, probabilities(model, ex), [(radial_asymmetry_db(f), peak_band_snr_db(f)) for f in ex["features"]])
+            for ex in pool
+        ]
         for settings in args.tracker:
             label = f"{settings.trigger_frames}:{settings.min_asymmetry_db:g}"
             for kind, row in sorted(score_pool(scored, settings).items()):
@@ -100,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def score_pool(
-    scored: list[tuple[dict[str, np.ndarray], np.ndarray, list[float]]], settings: TrackerSettings
+    scored: list[tuple[dict[str, np.ndarray], np.ndarray, list[tuple[float, float]]]], settings: TrackerSettings
 ) -> dict[str, str]:
     """Per kind, the table row's cells after the kind (see main's header)."""
     rows: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0, 0, 0, 0, 0, 0])
     latencies: dict[str, list[float]] = defaultdict(list)
-    for ex, p, asymmetry in scored:
+    for ex, p, per_frame in scored:
         tracker = OccupancyTracker(settings)
         valid = ex["target"] >= 0
         # the canceller removed something: music played (the detector asks the canceller itself)
@@ -118,7 +121,8 @@ def score_pool(
                     float(p[i, 2]),
                     sensing=bool(valid[i]),
                     music=bool(music[i]),
-                    asymmetry_db=asymmetry[i],
+                    asymmetry_db=per_frame[i][0],
+                    echo_snr_db=per_frame[i][1],
                 )
                 for i in range(len(p))
             ]

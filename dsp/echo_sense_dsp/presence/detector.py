@@ -29,13 +29,12 @@ from ..errors import AudioFormatError, ConfigError
 from .calibration import Calibration
 from .classifier import MUSIC_MODEL_NAME, MotionClassifier, asset_paths
 from .demodulation import HOP_S
-from .features import FEATURE_LAYOUT, DopplerFrontEnd, radial_asymmetry_db
+from .features import DopplerFrontEnd, peak_band_snr_db, radial_asymmetry_db
 from .probe import ProbeGenerator, default_probe_frequency_hz, probe_band_hz
 from .tracker import DutyCycle, DutyCycleSettings, OccupancyTracker, TrackerSettings
 
 LEARN_PROBE_S = 0.25  # without a calibration: reference audio used to find the probe
 BASELINE_THRESHOLD_DB = 8.0  # energy_threshold scorer: mean SNR of the strongest bands at p = 0.5
-_BASELINE_TOP_BANDS = 3
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,7 @@ class EnergyThresholdScorer:
         self.threshold_db = threshold_db
 
     def score(self, front: DopplerFrontEnd) -> tuple[float, float]:
-        snr = np.sort(20.0 * front.features[FEATURE_LAYOUT.slices["band_snr"]])[-_BASELINE_TOP_BANDS:]
-        p = 1.0 / (1.0 + math.exp(-(float(snr.mean()) - self.threshold_db) / 1.5))
+        p = 1.0 / (1.0 + math.exp(-(peak_band_snr_db(front.features) - self.threshold_db) / 1.5))
         return 0.0, p
 
 
@@ -146,7 +144,7 @@ class PresenceDetector:
         self.mic_count = mic_count
         self.hop_frames = round(HOP_S * sample_rate)
         self._scorer = SCORERS[scorer]()
-        # the baseline stays a plain threshold: no asymmetry check
+        # the baseline stays a plain threshold: no asymmetry or echo check
         neural = scorer == "neural"
         self.tracker = OccupancyTracker(
             TrackerSettings(
@@ -154,6 +152,7 @@ class PresenceDetector:
                 hold_time_s=hold_time_s,
                 min_asymmetry_db=TrackerSettings.min_asymmetry_db if neural else 0.0,
                 min_music_asymmetry_db=TrackerSettings.min_music_asymmetry_db if neural else 0.0,
+                min_music_echo_snr_db=TrackerSettings.min_music_echo_snr_db if neural else 0.0,
             )
         )
         self.duty_cycle = DutyCycle(duty_cycle or DutyCycleSettings())
@@ -333,8 +332,15 @@ class PresenceDetector:
         sensing = front.probe_on and front.settled
         p_minor, p_major = self._scorer.score(front) if sensing else (0.0, 0.0)
         asymmetry = self._asymmetry_db = radial_asymmetry_db(front.features) if sensing else 0.0
+        echo_snr = peak_band_snr_db(front.features) if sensing else 0.0
         occupied = self.tracker.update(
-            t, p_minor, p_major, sensing=sensing, music=front.music_playing, asymmetry_db=asymmetry
+            t,
+            p_minor,
+            p_major,
+            sensing=sensing,
+            music=front.music_playing,
+            asymmetry_db=asymmetry,
+            echo_snr_db=echo_snr,
         )
         paused = self.duty_cycle.update(t, occupied, self.tracker.time_to_clear_s(t))
         if self.probe is not None:

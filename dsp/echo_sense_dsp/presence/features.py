@@ -38,7 +38,8 @@ FLOOR_RATE_QUIET = 0.03  # per hop, log-domain smoothing of the floor in quiet f
 FLOOR_RATE_WARMUP = 0.15  # per hop during the warm-up
 FLOOR_RATE_MUSIC = 0.05  # per hop, upwards while music plays (~0.4 s)
 FLOOR_RATE_BUSY = 0.0005  # per hop, upwards while something moves (~40 s)
-QUIET_SNR_DB = 6.0  # a frame whose mean band SNR is below this counts as quiet
+QUIET_SNR_DB = 6.0
+PEAK_BANDS = 3  # bands averaged by peak_band_snr_db  # a frame whose mean band SNR is below this counts as quiet
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,17 @@ def compute_frame_features(
     out[FEATURE_LAYOUT.slices["band_echo_level"]] = np.clip((level_db.mean(axis=0) + 100.0) / 20.0, 0.0, 5.0)
     out[FEATURE_LAYOUT.slices["cancelled"]] = min(max(cancelled_db, 0.0), SNR_CLIP_DB) / 20.0
     return out
+
+
+def peak_band_snr_db(features: NDArray[np.float32], bands: int = PEAK_BANDS) -> float:
+    """Mean SNR above the noise floor of one frame's strongest ``bands`` velocity bands, dB (>= 0).
+
+    How much Doppler echo the frame holds above what the room (and, while music plays, the
+    canceller's residue) usually leaves: the baseline detector's statistic, and the tracker's
+    check that a walk-in declared under music has echo to show for it.
+    """
+    snr_db = 20.0 * features[FEATURE_LAYOUT.slices["band_snr"]].astype(np.float64)
+    return float(np.sort(snr_db)[-bands:].mean())
 
 
 def radial_asymmetry_db(features: NDArray[np.float32]) -> float:
@@ -403,6 +415,7 @@ __all__ = [
     "FeatureLayout",
     "compute_frame_features",
     "extract_features",
+    "peak_band_snr_db",
     "radial_asymmetry_db",
     "velocity_band_matrix",
 ]

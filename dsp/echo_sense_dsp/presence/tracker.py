@@ -45,6 +45,12 @@ class TrackerSettings:
         frames must reach this: loud music's residue alone held P(major) up for 0.4 s in empty
         rooms (median asymmetry about 2 dB), while a walker's echo stays lopsided over such a
         window even when single frames are not (models/presence/CARD.md, session 5). 0 turns it off.
+    min_music_echo_snr_db : while music plays, the median over the music trigger's frames of the
+        strongest Doppler bands' SNR above the noise floor
+        (:func:`~echo_sense_dsp.presence.features.peak_band_snr_db`) must reach this. Under very
+        loud music both classifiers can call major motion for many frames in which no band holds
+        any echo above the floor; a walker's echo stands above the residue
+        (models/presence/CARD.md, session 6). 0 turns it off.
     music_trigger_frames : the same while music plays through the probe's speaker. When the
         music's distortion changes (a new note, a beat), the canceller's fit still describes the
         old one until newer data outweighs it: its memory half-life is ln 0.5 / ln
@@ -60,6 +66,7 @@ class TrackerSettings:
     music_trigger_frames: int = 20
     min_asymmetry_db: float = 1.5
     min_music_asymmetry_db: float = 3.0
+    min_music_echo_snr_db: float = 3.0
 
     @property
     def strict_threshold(self) -> float:
@@ -85,7 +92,9 @@ class OccupancyTracker:
         self.occupied = False
         self.motion_kind = "none"
         self._above = 0
-        self._asymmetries: deque[float] = deque(maxlen=max(settings.trigger_frames, settings.music_trigger_frames))
+        window = max(settings.trigger_frames, settings.music_trigger_frames)
+        self._asymmetries: deque[float] = deque(maxlen=window)
+        self._echo_snrs: deque[float] = deque(maxlen=window)
         self._last_motion_t = -1e9
         self._sensing_since_t = 0.0
         self._was_sensing = False
@@ -105,6 +114,7 @@ class OccupancyTracker:
         sensing: bool,
         music: bool = False,
         asymmetry_db: float = math.inf,
+        echo_snr_db: float = math.inf,
     ) -> bool:
         """Advance by one frame.
 
@@ -116,6 +126,8 @@ class OccupancyTracker:
             changes except that the hold timer keeps running.
         music : the drive carries music (stricter trigger while the room is empty).
         asymmetry_db : the frame's radial asymmetry (see ``min_asymmetry_db``); the default
+            (unknown) never holds the trigger back.
+        echo_snr_db : the frame's peak band SNR (see ``min_music_echo_snr_db``); the default
             (unknown) never holds the trigger back.
 
         Returns
@@ -145,12 +157,19 @@ class OccupancyTracker:
             self.motion_kind = "major" if moving else "none"
             self._above = self._above + 1 if moving else 0
             self._asymmetries.append(asymmetry_db)
+            self._echo_snrs.append(echo_snr_db)
             frames = s.music_trigger_frames if music else s.trigger_frames
-            lopsided = not music or statistics.median(list(self._asymmetries)[-frames:]) >= s.min_music_asymmetry_db
-            if self._above >= frames and lopsided:
+            if self._above >= frames and (not music or self._music_window_agrees(frames)):
                 self.occupied = True
                 self._last_motion_t = t
         return self.occupied
+
+    def _music_window_agrees(self, frames: int) -> bool:
+        """The music trigger's window as a whole: a lopsided echo that stands above the floor."""
+        s = self.settings
+        asymmetry = statistics.median(list(self._asymmetries)[-frames:])
+        echo_snr = statistics.median(list(self._echo_snrs)[-frames:])
+        return asymmetry >= s.min_music_asymmetry_db and echo_snr >= s.min_music_echo_snr_db
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,13 @@ from echo_sense_dsp.presence import (
     TrackerSettings,
 )
 from echo_sense_dsp.presence.demodulation import Demodulator
-from echo_sense_dsp.presence.features import BAND_COUNT, FEATURE_LAYOUT, FEATURE_SIZE, radial_asymmetry_db
+from echo_sense_dsp.presence.features import (
+    BAND_COUNT,
+    FEATURE_LAYOUT,
+    FEATURE_SIZE,
+    peak_band_snr_db,
+    radial_asymmetry_db,
+)
 from echo_sense_dsp.presence.music import REGRESSOR_POWERS, DistortionCanceller, reference_regressors
 
 WALK_START_S = 2.5
@@ -136,6 +142,34 @@ def test_tracker_needs_a_one_sided_doppler_echo_to_declare_occupancy() -> None:
     asym = [0.5 if i % 3 == 0 else 6.0 for i in range(20)]
     steps = [walker.update(0.02 * i, 0.0, 0.95, sensing=True, music=True, asymmetry_db=a) for i, a in enumerate(asym)]
     assert not any(steps[:19]) and steps[19]
+
+
+def test_under_music_the_trigger_window_needs_echo_above_the_floor() -> None:
+    """A classifier sure of a walker while no band holds echo (very loud music's residue) does not make the
+    room occupied; the same frames with a walker's echo a few dB up, now and then dropping out, do."""
+    settings = TrackerSettings(music_trigger_frames=20, min_music_asymmetry_db=3.0, min_music_echo_snr_db=3.0)
+    residue = OccupancyTracker(settings)
+    assert not any(
+        residue.update(0.02 * i, 0.0, 0.99, sensing=True, music=True, asymmetry_db=4.0, echo_snr_db=1.0)
+        for i in range(200)
+    )
+    walker = OccupancyTracker(settings)
+    snr = [0.5 if i % 3 == 0 else 7.0 for i in range(20)]
+    steps = [
+        walker.update(0.02 * i, 0.0, 0.99, sensing=True, music=True, asymmetry_db=4.0, echo_snr_db=x)
+        for i, x in enumerate(snr)
+    ]
+    assert not any(steps[:19]) and steps[19]
+    quiet = OccupancyTracker(settings)  # without music the check does not apply
+    assert any(quiet.update(0.02 * i, 0.0, 0.99, sensing=True, asymmetry_db=4.0, echo_snr_db=0.0) for i in range(3))
+
+
+def test_peak_band_snr_is_the_mean_of_the_strongest_bands() -> None:
+    features = np.zeros(FEATURE_SIZE, dtype=np.float32)
+    snr_db = np.zeros(BAND_COUNT)
+    snr_db[[1, 7, 15, 20]] = [12.0, 6.0, 9.0, 3.0]
+    features[FEATURE_LAYOUT.slices["band_snr"]] = snr_db / 20.0
+    assert peak_band_snr_db(features) == pytest.approx(9.0, abs=1e-5)
 
 
 def test_radial_asymmetry_of_the_doppler_echo() -> None:
