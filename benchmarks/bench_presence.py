@@ -346,10 +346,10 @@ def long_empty_scenario(i: int, dev: dict[str, Any], duration_s: float = LONG_CH
     return scenario(f"long_empty_{i}", duration_s, 8100 + i, d, **parts), " + ".join(kinds)
 
 
-def _code_key() -> str:
+def _code_key(music: bool = False) -> str:
     """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid.
 
-    The music model is not in it: the probe-only long run never runs it (NeuralScorer switches on music)."""
+    The music model only with ``music``: the probe-only long run never runs it (NeuralScorer switches on music)."""
     import hashlib
 
     import echo_sense_dsp
@@ -359,7 +359,8 @@ def _code_key() -> str:
     presence = ("demodulation", "features", "music", "classifier", "detector", "tracker", "probe")
     room = ("baseband", "engine", "motion", "geometry", "scenario")
     files = [base / "presence" / f"{n}.py" for n in presence] + [base / "room" / f"{n}.py" for n in room]
-    for f in [*files, base / "assets" / "presence.onnx"]:
+    models = ["presence.onnx", "presence_music.onnx"] if music else ["presence.onnx"]
+    for f in [*files, *(base / "assets" / m for m in models)]:
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
@@ -403,6 +404,10 @@ def long_music_scenario(i: int, dev: dict[str, Any]) -> tuple[dict[str, Any], st
 
 def music_baseband_path(i: int, cal: Calibration) -> Path:
     return CACHE / "long-music-baseband" / f"{_render_key()}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.npy"
+
+
+def long_music_chunk_path(i: int, cal: Calibration) -> Path:
+    return CACHE / "long-music" / f"{_code_key(music=True)}-{cal.frequency_hz:.0f}-{cal.level_db:.0f}-{i}.json"
 
 
 def _render_key() -> str:
@@ -451,7 +456,12 @@ def music_chunk_baseband(i: int, cal: Calibration, dev: dict[str, Any]) -> np.nd
 
 
 def run_long_music_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, Any]:
-    """One music chunk: every scorer on the same cached capture (:func:`music_chunk_baseband`)."""
+    """One music chunk: every scorer on the same cached capture (:func:`music_chunk_baseband`); cached."""
+    import json
+
+    path = long_music_chunk_path(i, cal)
+    if path.exists():
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
     _, kinds, level_db = long_music_scenario(i, dev)
     baseband = music_chunk_baseband(i, cal, dev)
     dets = open_loop_detectors(cal)
@@ -463,7 +473,7 @@ def run_long_music_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[
             occupied[s].append(det.process_baseband(hop).occupied)
             cpu[s] += time.process_time() - c0
     head = {"scenario": i, "kinds": kinds, "music_dbfs": level_db}
-    return save_chunk(None, head, occupied, cpu, len(baseband) * dets[SCORERS[0]].hop_frames / FS)
+    return save_chunk(path, head, occupied, cpu, len(baseband) * dets[SCORERS[0]].hop_frames / FS)
 
 
 def open_loop_detectors(cal: Calibration) -> dict[str, PresenceDetector]:
@@ -477,10 +487,10 @@ def open_loop_detectors(cal: Calibration) -> dict[str, PresenceDetector]:
 
 
 def save_chunk(
-    path: Path | None, head: dict[str, Any], occupied: dict[str, list[bool]], cpu: dict[str, float], seconds: float
+    path: Path, head: dict[str, Any], occupied: dict[str, list[bool]], cpu: dict[str, float], seconds: float
 ) -> dict[str, Any]:
     """A chunk's counts (false alarms = rising edges of occupancy) and the alarms' times (to trace one), written
-    atomically to the cache at ``path`` (None: not cached)."""
+    atomically to the cache."""
     import json
 
     occ = {s: np.asarray(v, dtype=int) for s, v in occupied.items()}
@@ -494,8 +504,6 @@ def save_chunk(
         "occupied_fraction": {s: float(o.mean()) for s, o in occ.items()},
         "cpu_s": cpu,
     }
-    if path is None:
-        return out
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out))
