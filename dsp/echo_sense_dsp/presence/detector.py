@@ -34,6 +34,9 @@ from .probe import ProbeGenerator, default_probe_frequency_hz, probe_band_hz
 from .tracker import DutyCycle, DutyCycleSettings, OccupancyTracker, TrackerSettings
 
 LEARN_PROBE_S = 0.25  # without a calibration: reference audio used to find the probe
+# DopplerFrontEnd.music_level_db from which the music model runs: the simulator's synthetic music at
+# about -18 dBFS, the quiet end of the music model's training pool (models/presence/CARD.md, session 6)
+LOUD_MUSIC_LEVEL_DB = -30.0
 BASELINE_THRESHOLD_DB = 8.0  # energy_threshold scorer: mean SNR of the strongest bands at p = 0.5
 
 
@@ -61,11 +64,18 @@ class PresenceDecision:
         return {"t": round(self.t, 4), "occupied": self.occupied, "score": round(self.score, 4), "motion": self.motion}
 
 
-class NeuralScorer:
-    """P(minor), P(major) from the ONNX classifier; while music plays, from its music model.
+def music_model_active(front: DopplerFrontEnd) -> bool:
+    """Does the neural scorer run the music model for this hop? (Loud music plays.)"""
+    return front.music_playing and front.music_level_db >= LOUD_MUSIC_LEVEL_DB
 
-    Both models see every frame, so the one that takes over when music starts or stops has its
-    full context; only the one in use runs.
+
+class NeuralScorer:
+    """P(minor), P(major) from the ONNX classifier; while loud music plays, from its music model.
+
+    The music model runs where it was trained (music at about -18 dBFS or louder, see
+    :data:`LOUD_MUSIC_LEVEL_DB`); under quieter music the main model keeps its record (the music
+    model, a fine-tune, forgot some of the main model's robustness to curtains and HVAC). Both
+    models see every frame, so the one that takes over has its full context; only one runs.
     """
 
     def __init__(self) -> None:
@@ -75,7 +85,7 @@ class NeuralScorer:
     def score(self, front: DopplerFrontEnd) -> tuple[float, float]:
         self._classifier.append(front.features)
         self._music_classifier.append(front.features)
-        p = (self._music_classifier if front.music_playing else self._classifier).classify()
+        p = (self._music_classifier if music_model_active(front) else self._classifier).classify()
         return float(p[1]), float(p[2])
 
 
@@ -397,6 +407,8 @@ class PresenceDetector:
             "emission_duty_occupied": self.emission_duty_occupied,
             "probe_generator_duty": None if self.probe is None else self.probe.emission_duty,
             "music_cancelled_db": None if front is None else float(front.features[-1] * 20.0),
+            "music_level_db": None if front is None or not front.music_playing else round(front.music_level_db, 1),
+            "music_model_active": front is not None and music_model_active(front),
             "band_snr_db": None if front is None else [round(float(x), 1) for x in front.band_snr_db],
             "seconds_processed": self._hops * self.hop_frames / self.sample_rate,
         }

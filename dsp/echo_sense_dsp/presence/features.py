@@ -17,6 +17,7 @@ code; the layout is the frozen :data:`FEATURE_LAYOUT`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ FLOOR_RATE_WARMUP = 0.15  # per hop during the warm-up
 FLOOR_RATE_MUSIC = 0.05  # per hop, upwards while music plays (~0.4 s)
 FLOOR_RATE_BUSY = 0.0005  # per hop, upwards while something moves (~40 s)
 QUIET_SNR_DB = 6.0
+MUSIC_LEVEL_RATE = 0.05  # per hop, smoothing of music_level_db (~0.4 s)
 PEAK_BANDS = 3  # bands averaged by peak_band_snr_db  # a frame whose mean band SNR is below this counts as quiet
 
 
@@ -213,6 +215,7 @@ class DopplerFrontEnd:
         self.expected_carrier_amplitude: float | None = None
         self.probe_on = True
         self._carrier_max = 0.0
+        self._music_power = 0.0
 
     def restart(self) -> None:
         """Re-seed the static estimate after the probe came back on (no transient)."""
@@ -279,6 +282,9 @@ class DopplerFrontEnd:
             return self.features
         moving = self.remove_static(baseband)
         if reference_known:
+            music = moving[:, m + 1]  # d^2 at the carrier is 2 p m alone: the music's part below ~2 kHz
+            power = float(np.vdot(music, music).real) / len(music)
+            self._music_power += MUSIC_LEVEL_RATE * (power - self._music_power)
             cleaned = self._canceller.process(moving[:, :m], moving[:, m:])
             cancelled_db = self._canceller.cancelled_db
         else:
@@ -293,6 +299,16 @@ class DopplerFrontEnd:
         compute_frame_features(energy, self._floor, carrier_power, cancelled_db, self.features)
         self.band_snr_db = (20.0 * self.features[FEATURE_LAYOUT.slices["band_snr"]]).astype(np.float32)
         return self.features
+
+    @property
+    def music_level_db(self) -> float:
+        """How loud the drive's music is: the smoothed power of its d^2 regressor at the carrier (the
+        music's content below about 2 kHz times the probe) re the probe's amplitude squared, dB; -inf
+        without music or reference. For the simulator's synthetic music it reads about 12 dB below the
+        music's overall level in dBFS."""
+        if not self.music_playing or self._music_power <= 0.0 or self.carrier_amplitude <= 0.0:
+            return -math.inf
+        return 10.0 * math.log10(self._music_power / (4.0 * self.carrier_amplitude**2))
 
     @property
     def music_playing(self) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from echo_sense_dsp.errors import ModelError
 from echo_sense_dsp.presence import CONTEXT_FRAMES, FEATURE_LAYOUT, FEATURE_SIZE, MotionClassifier
 from echo_sense_dsp.presence.classifier import INPUT_NAME, MODEL_NAMES, MUSIC_MODEL_NAME, OUTPUT_NAME, asset_paths
-from echo_sense_dsp.presence.detector import NeuralScorer
+from echo_sense_dsp.presence.detector import LOUD_MUSIC_LEVEL_DB, NeuralScorer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PROB_TOL = 1e-5
@@ -53,7 +53,7 @@ def test_streaming_push_equals_the_window_of_the_last_frames(name: str) -> None:
 
 
 def test_the_scorer_runs_the_music_model_while_music_plays_with_the_full_context() -> None:
-    """Both models see every frame; music switches which one answers, mid-stream."""
+    """Both models see every frame; loud music switches which one answers, mid-stream; quiet music does not."""
     golden = np.load(DATA / "presence-io.npz")
     frames = np.concatenate([golden["doppler_features"][0], golden["doppler_features"][7]])
     main, music = MotionClassifier(), MotionClassifier(*asset_paths(MUSIC_MODEL_NAME))
@@ -62,6 +62,7 @@ def test_the_scorer_runs_the_music_model_while_music_plays_with_the_full_context
     class Front:  # what the scorer reads of the front end
         features = frames[0]
         music_playing = False
+        music_level_db = LOUD_MUSIC_LEVEL_DB
 
     gaps = []
     for i, row in enumerate(frames):

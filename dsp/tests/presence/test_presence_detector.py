@@ -81,6 +81,27 @@ def test_walk_in_is_still_detected_while_music_plays(
     assert WALK_START_S <= first <= WALK_START_S + DETECT_WITHIN_S
 
 
+def test_the_music_level_follows_the_drive_and_picks_the_music_model(
+    rng: np.random.Generator,
+    scene: Callable,  # type: ignore[type-arg]
+    music: Callable,  # type: ignore[type-arg]
+) -> None:
+    diagnostics = []
+    for level in (0.2, 0.02):  # 20 dB apart
+        sc = scene(rng, seconds=2.0, music=music(rng, 2.0, level=level), nonlinearity=(0.03, 0.05))
+        det = PresenceDetector(CAL, mic_count=4, duty_cycle=DutyCycleSettings(enabled=False))
+        run(det, sc.mics, sc.drive)
+        diagnostics.append(det.diagnostics())
+    loud, quiet = diagnostics
+    assert loud["music_level_db"] - quiet["music_level_db"] == pytest.approx(20.0, abs=1.5)
+    assert loud["music_model_active"] and not quiet["music_model_active"]
+    silent = PresenceDetector(CAL, mic_count=4)
+    sc = scene(rng, seconds=1.0)
+    run(silent, sc.mics, sc.drive)
+    assert silent.diagnostics()["music_level_db"] is None
+    assert not silent.diagnostics()["music_model_active"]
+
+
 def test_cutting_the_input_short_does_not_change_earlier_decisions(
     rng: np.random.Generator,
     scene: Callable,  # type: ignore[type-arg]
