@@ -39,9 +39,9 @@ FLOOR_RATE_QUIET = 0.03  # per hop, log-domain smoothing of the floor in quiet f
 FLOOR_RATE_WARMUP = 0.15  # per hop during the warm-up
 FLOOR_RATE_MUSIC = 0.05  # per hop, upwards while music plays (~0.4 s)
 FLOOR_RATE_BUSY = 0.0005  # per hop, upwards while something moves (~40 s)
-QUIET_SNR_DB = 6.0
+QUIET_SNR_DB = 6.0  # a frame whose mean band SNR is below this counts as quiet
 MUSIC_LEVEL_RATE = 0.05  # per hop, smoothing of music_level_db (~0.4 s)
-PEAK_BANDS = 3  # bands averaged by peak_band_snr_db  # a frame whose mean band SNR is below this counts as quiet
+PEAK_BANDS = 3  # bands averaged by peak_band_snr_db
 
 
 @dataclass(frozen=True)
