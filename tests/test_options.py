@@ -46,6 +46,10 @@ async def test_options_are_saved(hass: HomeAssistant, entry: MockConfigEntry) ->
         CONF_LAYOUT: "narrow-stereo",
         CONF_REWRITER_ENCODER: "lexical",
     }
+    # saving reloads the entry, which starts the simulated hub: let it finish and unload it, or the test would
+    # end with the engine starting in a worker thread
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.parametrize(
