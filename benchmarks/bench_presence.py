@@ -346,23 +346,29 @@ def long_empty_scenario(i: int, dev: dict[str, Any], duration_s: float = LONG_CH
     return scenario(f"long_empty_{i}", duration_s, 8100 + i, d, **parts), " + ".join(kinds)
 
 
-def _code_key(music: bool = False) -> str:
-    """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid.
-
-    The music model only with ``music``: the probe-only long run never runs it (NeuralScorer switches on music)."""
+def _files_key(relative: list[str]) -> str:
+    """Hash of these files of the installed library (paths relative to its package): a cache key."""
     import hashlib
 
     import echo_sense_dsp
 
     base = Path(echo_sense_dsp.__file__).parent
     h = hashlib.sha256()
+    for name in relative:
+        h.update((base / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _code_key(music: bool = False) -> str:
+    """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid.
+
+    The music model only with ``music``: the probe-only long run never runs it (NeuralScorer switches on music)."""
     presence = ("demodulation", "features", "music", "classifier", "detector", "tracker", "probe")
     room = ("baseband", "engine", "motion", "geometry", "scenario")
-    files = [base / "presence" / f"{n}.py" for n in presence] + [base / "room" / f"{n}.py" for n in room]
     models = ["presence.onnx", "presence_music.onnx"] if music else ["presence.onnx"]
-    for f in [*files, *(base / "assets" / m for m in models)]:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+    return _files_key(
+        [f"presence/{n}.py" for n in presence] + [f"room/{n}.py" for n in room] + [f"assets/{m}" for m in models]
+    )
 
 
 def long_chunk_path(i: int, cal: Calibration) -> Path:
@@ -412,17 +418,10 @@ def long_music_chunk_path(i: int, cal: Calibration) -> Path:
 
 def _render_key() -> str:
     """Hash of what a music chunk's baseband depends on: the simulator, the probe, the demodulator."""
-    import hashlib
-
     import echo_sense_dsp
 
-    base = Path(echo_sense_dsp.__file__).parent
-    h = hashlib.sha256()
-    files = [base / "presence" / f"{n}.py" for n in ("demodulation", "probe", "music")]
-    files += sorted((base / "room").glob("*.py"))
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+    room = sorted(p.name for p in (Path(echo_sense_dsp.__file__).parent / "room").glob("*.py"))
+    return _files_key([f"presence/{n}.py" for n in ("demodulation", "probe", "music")] + [f"room/{n}" for n in room])
 
 
 def music_chunk_baseband(i: int, cal: Calibration, dev: dict[str, Any]) -> np.ndarray:
