@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from unittest.mock import patch
 
+import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -43,6 +46,42 @@ async def test_setup_and_unload_leave_nothing_running(hass: HomeAssistant) -> No
     leftover = {t for t in set(threading.enumerate()) - threads_before if not isinstance(t, threading._DummyThread)}
     # Home Assistant's own executors may stay; the plugin's verify_cleanup checks the rest.
     assert not [t for t in leftover if t.name.startswith("echo-sense")]
+
+
+def _wait_for_no_worker(timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(t.name == "echo-sense-audio-worker" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the audio worker still runs after a cancelled setup"
+        time.sleep(0.02)
+
+
+async def test_setup_cancelled_while_the_engine_starts_leaves_nothing_running(hass: HomeAssistant) -> None:
+    """Home Assistant stopping during a reload cancels the setup while the engine opens in a worker thread."""
+    entry = simulated_entry()
+    entry.add_to_hass(hass)
+    entered, release, returned = threading.Event(), threading.Event(), threading.Event()
+    engines: list[AudioEngine] = []
+    real_start = AudioEngine.start
+
+    def held_start(engine: AudioEngine) -> None:
+        # the real start, held until the setup's await is cancelled (a sound card can take seconds to open)
+        engines.append(engine)
+        entered.set()
+        assert release.wait(10)
+        real_start(engine)
+        returned.set()
+
+    with patch.object(AudioEngine, "start", held_start):
+        setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        assert await hass.async_add_executor_job(entered.wait, 10)
+        setup.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await setup
+        assert await hass.async_add_executor_job(returned.wait, 10)
+        await hass.async_add_executor_job(_wait_for_no_worker)
+    assert entry.state is not ConfigEntryState.LOADED
+    assert engines[0].state is EngineState.STOPPED
 
 
 async def test_stored_device_that_is_gone_retries_setup(

@@ -100,9 +100,11 @@ async def test_speaker_and_rewriter_choices(hass: HomeAssistant, entry: MockConf
     )
     assert entry.options[CONF_SOUND_MODE] == "stereo"
     assert entry.options[CONF_REWRITER_ENCODER] == "minilm_int8"
+    await hass.async_block_till_done()  # the save's reload (see test_options_are_saved)
     with pytest.raises(vol.Invalid):
         result = await hass.config_entries.options.async_init(entry.entry_id)
         await hass.config_entries.options.async_configure(
             result["flow_id"],
             {CONF_SENSITIVITY: 50, CONF_HOLD_TIME: 60, CONF_SUPPRESSION_DB: 30, CONF_SOUND_MODE: "surround"},
         )
+    assert await hass.config_entries.async_unload(entry.entry_id)

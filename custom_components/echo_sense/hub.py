@@ -9,7 +9,9 @@ The engine runs on its own threads; its callbacks hop to the event loop with
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,6 +114,9 @@ class EchoSenseHub:
         self._unsubscribers: list[Callable[[], None]] = []
         self._shut_down = False
         self._device_lost_logged = False
+        self._start_lock = threading.Lock()
+        self._start_cancelled = False
+        self._start_returned = False
 
     @property
     def issue_id(self) -> str:
@@ -136,7 +141,10 @@ class EchoSenseHub:
         """Start the engine; raise ConfigEntryNotReady (HA retries) when the device cannot open."""
         self._unsubscribers.append(self.engine.add_state_listener(self._engine_state_changed))
         try:
-            await self.hass.async_add_executor_job(self.engine.start)
+            await self.hass.async_add_executor_job(self._start_engine)
+        except asyncio.CancelledError:
+            self._async_setup_cancelled()
+            raise
         except EchoSenseError as err:
             await self.async_shutdown()
             raise ConfigEntryNotReady(
@@ -158,6 +166,30 @@ class EchoSenseHub:
             raise
         self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
         await async_install_blueprints(self.hass)
+
+    def _start_engine(self) -> None:
+        """Executor job: start the engine, and stop it again when setup was cancelled meanwhile.
+
+        A cancelled await does not stop the executor thread: without this the engine would
+        go on streaming after a cancelled setup (Home Assistant stopping during a reload).
+        """
+        self.engine.start()
+        with self._start_lock:
+            self._start_returned = True
+            cancelled = self._start_cancelled
+        if cancelled:
+            self.engine.stop()
+
+    @callback
+    def _async_setup_cancelled(self) -> None:
+        with self._start_lock:
+            self._start_cancelled = True
+            started = self._start_returned
+        self._shut_down = True
+        while self._unsubscribers:
+            self._unsubscribers.pop()()
+        if started:  # it returned just before the cancel: nobody else will stop it
+            self.hass.async_add_executor_job(self.engine.stop)
 
     async def async_shutdown(self) -> None:
         """Stop the engine and everything the hub started; nothing is left running.
