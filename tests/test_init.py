@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -15,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.echo_sense.const import DOMAIN
 from custom_components.echo_sense.diagnostics import async_get_config_entry_diagnostics
 from custom_components.echo_sense.hub import EchoSenseHub
+from custom_components.echo_sense.presence import PresencePipeline
 from echo_sense_dsp.audio import AudioEngine, EngineState
 
 from .conftest import SIMULATED_DATA, ScriptedPortAudio, needs_pulse, simulated_entry
@@ -48,30 +50,36 @@ async def test_setup_and_unload_leave_nothing_running(hass: HomeAssistant) -> No
     assert not [t for t in leftover if t.name.startswith("echo-sense")]
 
 
-def _wait_for_no_worker(timeout_s: float = 10.0) -> None:
+def _wait_until_stopped(engine: AudioEngine, timeout_s: float = 10.0) -> None:
+    """Until the engine has stopped (the hub stops it last) and no echo_sense thread is left."""
     deadline = time.monotonic() + timeout_s
-    while any(t.name == "echo-sense-audio-worker" for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "the audio worker still runs after a cancelled setup"
+    while (running := [t.name for t in threading.enumerate() if t.name.startswith("echo-sense")]) or (
+        engine.state is not EngineState.STOPPED
+    ):
+        assert time.monotonic() < deadline, f"{engine.state}, {running} after a cancelled setup"
         time.sleep(0.02)
 
 
-async def test_setup_cancelled_while_the_engine_starts_leaves_nothing_running(hass: HomeAssistant) -> None:
-    """Home Assistant stopping during a reload cancels the setup while the engine opens in a worker thread."""
+@pytest.mark.parametrize(("owner", "method"), [(AudioEngine, "start"), (PresencePipeline, "start")])
+async def test_setup_cancelled_during_a_start_leaves_nothing_running(
+    hass: HomeAssistant, owner: type, method: str
+) -> None:
+    """Home Assistant stopping during a reload cancels the setup while a blocking start runs in a worker thread."""
     entry = simulated_entry()
     entry.add_to_hass(hass)
     entered, release, returned = threading.Event(), threading.Event(), threading.Event()
+    real_start = getattr(owner, method)
     engines: list[AudioEngine] = []
-    real_start = AudioEngine.start
 
-    def held_start(engine: AudioEngine) -> None:
+    def held_start(self: Any) -> None:
         # the real start, held until the setup's await is cancelled (a sound card can take seconds to open)
-        engines.append(engine)
+        engines.append(self if isinstance(self, AudioEngine) else self.hub.engine)
         entered.set()
         assert release.wait(10)
-        real_start(engine)
+        real_start(self)
         returned.set()
 
-    with patch.object(AudioEngine, "start", held_start):
+    with patch.object(owner, method, held_start):
         setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
         assert await hass.async_add_executor_job(entered.wait, 10)
         setup.cancel()
@@ -79,9 +87,8 @@ async def test_setup_cancelled_while_the_engine_starts_leaves_nothing_running(ha
         with pytest.raises(asyncio.CancelledError):
             await setup
         assert await hass.async_add_executor_job(returned.wait, 10)
-        await hass.async_add_executor_job(_wait_for_no_worker)
+        await hass.async_add_executor_job(_wait_until_stopped, engines[0])
     assert entry.state is not ConfigEntryState.LOADED
-    assert engines[0].state is EngineState.STOPPED
 
 
 async def test_stored_device_that_is_gone_retries_setup(

@@ -116,7 +116,7 @@ class EchoSenseHub:
         self._device_lost_logged = False
         self._start_lock = threading.Lock()
         self._start_cancelled = False
-        self._start_returned = False
+        self._starting = False
 
     @property
     def issue_id(self) -> str:
@@ -138,58 +138,73 @@ class EchoSenseHub:
         )
 
     async def async_setup(self) -> None:
-        """Start the engine; raise ConfigEntryNotReady (HA retries) when the device cannot open."""
+        """Start the engine, then presence sensing.
+
+        Raises ConfigEntryNotReady (Home Assistant retries) when the device cannot open, and
+        ConfigEntryError when the presence pipeline cannot start.
+        """
         self._unsubscribers.append(self.engine.add_state_listener(self._engine_state_changed))
         try:
-            await self.hass.async_add_executor_job(self._start_engine)
+            try:
+                await self.hass.async_add_executor_job(self._start_step, self.engine.start)
+            except EchoSenseError as err:
+                await self.async_shutdown()
+                raise ConfigEntryNotReady(
+                    translation_domain=DOMAIN,
+                    translation_key="device_unavailable",
+                    translation_placeholders={"device": self.config.device_name, "reason": str(err)},
+                ) from err
+            try:
+                await self.hass.async_add_executor_job(self._start_step, self.presence.start)
+            except EchoSenseError as err:
+                await self.async_shutdown()
+                raise ConfigEntryError(
+                    translation_domain=DOMAIN,
+                    translation_key="presence_failed",
+                    translation_placeholders={"reason": str(err)},
+                ) from err
+            self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
+            await async_install_blueprints(self.hass)
         except asyncio.CancelledError:
             self._async_setup_cancelled()
             raise
-        except EchoSenseError as err:
-            await self.async_shutdown()
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="device_unavailable",
-                translation_placeholders={"device": self.config.device_name, "reason": str(err)},
-            ) from err
-        try:
-            await self.hass.async_add_executor_job(self.presence.start)
-        except EchoSenseError as err:
-            await self.async_shutdown()
-            raise ConfigEntryError(
-                translation_domain=DOMAIN,
-                translation_key="presence_failed",
-                translation_placeholders={"reason": str(err)},
-            ) from err
-        except BaseException:
-            await self.async_shutdown()  # a bug or a cancelled setup must not leave the sound card streaming
+        except Exception:
+            await self.async_shutdown()  # a bug must not leave the sound card streaming
             raise
-        self._unsubscribers.append(async_track_time_interval(self.hass, self._async_refresh, STATS_INTERVAL))
-        await async_install_blueprints(self.hass)
 
-    def _start_engine(self) -> None:
-        """Executor job: start the engine, and stop it again when setup was cancelled meanwhile.
+    def _start_step(self, start: Callable[[], None]) -> None:
+        """Executor job: one blocking start; when setup was cancelled meanwhile, stop what the hub started.
 
-        A cancelled await does not stop the executor thread: without this the engine would
-        go on streaming after a cancelled setup (Home Assistant stopping during a reload).
+        A cancelled await does not stop the executor thread: without this the engine would go on
+        streaming after a cancelled setup (Home Assistant stopping during a reload).
         """
-        self.engine.start()
         with self._start_lock:
-            self._start_returned = True
-            cancelled = self._start_cancelled
-        if cancelled:
-            self.engine.stop()
+            if self._start_cancelled:
+                return
+            self._starting = True
+        try:
+            start()
+        finally:
+            with self._start_lock:
+                self._starting = False
+                cancelled = self._start_cancelled
+            if cancelled:
+                self._stop_blocking()
 
     @callback
     def _async_setup_cancelled(self) -> None:
         with self._start_lock:
             self._start_cancelled = True
-            started = self._start_returned
+            starting = self._starting
         self._shut_down = True
         while self._unsubscribers:
             self._unsubscribers.pop()()
-        if started:  # it returned just before the cancel: nobody else will stop it
-            self.hass.async_add_executor_job(self.engine.stop)
+        if not starting:  # no start in flight to clean up after itself: stop what has started
+            self.hass.async_add_executor_job(self._stop_blocking)
+
+    def _stop_blocking(self) -> None:
+        self.presence.stop()
+        self.engine.stop()
 
     async def async_shutdown(self) -> None:
         """Stop the engine and everything the hub started; nothing is left running.
@@ -201,8 +216,7 @@ class EchoSenseHub:
         self._shut_down = True
         while self._unsubscribers:
             self._unsubscribers.pop()()
-        await self.hass.async_add_executor_job(self.presence.stop)
-        await self.hass.async_add_executor_job(self.engine.stop)
+        await self.hass.async_add_executor_job(self._stop_blocking)
         ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
     @callback
