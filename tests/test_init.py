@@ -91,6 +91,38 @@ async def test_setup_cancelled_during_a_start_leaves_nothing_running(
     assert entry.state is not ConfigEntryState.LOADED
 
 
+async def test_setup_cancelled_after_the_starts_stops_what_started(hass: HomeAssistant) -> None:
+    """Cancelled while no start is in flight (installing the blueprints): the hub stops engine and presence."""
+    entry = simulated_entry()
+    entry.add_to_hass(hass)
+    installing = asyncio.Event()
+    engines: list[AudioEngine] = []
+    real_start = AudioEngine.start
+
+    def recorded_start(engine: AudioEngine) -> None:
+        engines.append(engine)
+        real_start(engine)
+
+    async def never_done(_hass: HomeAssistant) -> None:
+        installing.set()
+        await asyncio.Event().wait()
+
+    with (
+        patch.object(AudioEngine, "start", recorded_start),
+        patch("custom_components.echo_sense.hub.async_install_blueprints", never_done),
+    ):
+        setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        await installing.wait()
+        engine = engines[0]
+        assert engine.state is EngineState.RUNNING
+        assert any(t.name == "echo-sense-presence" for t in threading.enumerate())
+        setup.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await setup
+        await hass.async_add_executor_job(_wait_until_stopped, engine)
+    assert entry.state is not ConfigEntryState.LOADED
+
+
 async def test_stored_device_that_is_gone_retries_setup(
     hass: HomeAssistant, scripted_portaudio: type[ScriptedPortAudio]
 ) -> None:
