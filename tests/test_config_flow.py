@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -14,7 +17,8 @@ from custom_components.echo_sense.const import (
     CONF_SAMPLE_RATE,
     DOMAIN,
 )
-from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from echo_sense_dsp.audio import SIMULATED_DEVICE_ID, devices
+from echo_sense_dsp.errors import DeviceError
 
 from .conftest import ScriptedPortAudio, needs_pulse
 
@@ -55,6 +59,24 @@ async def test_form_lists_duplex_devices_first_and_the_simulated_room(
     labels = {o["value"]: o["label"] for o in options}
     assert labels["ALSA:Hub Array 96k"] == "Hub Array 96k (4 in / 2 out, 48k/96k)"
     assert labels["ALSA:USB 48k Card"] == "USB 48k Card (2 in / 2 out, 16k/44.1k/48k)"
+
+
+class BrokenPortAudio:
+    """PortAudio that cannot load (no CI machine lacks it, so it is scripted)."""
+
+    def query(self) -> list[dict[str, Any]]:
+        raise DeviceError("PortAudio library not found")
+
+
+async def test_portaudio_failure_is_explained_and_the_simulated_room_still_offered(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devices, "SoundDeviceQuery", BrokenPortAudio)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "no_portaudio"}
+    assert result["description_placeholders"]["reason"] == "PortAudio library not found"
+    assert [o["value"] for o in _options(result)] == [SIMULATED_DEVICE_ID]
 
 
 async def test_simulated_room_is_calibrated_and_creates_an_ultrasonic_entry(hass: HomeAssistant) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from custom_components.echo_sense.plot import Figure, nice_ticks
+from custom_components.echo_sense.plot import Figure, nice_ticks, polar
 
 
 def test_nice_ticks_are_round_and_cover_the_range() -> None:
@@ -35,3 +35,33 @@ def test_a_drawn_line_changes_pixels_only_inside_the_axes() -> None:
     rows, cols = np.nonzero(changed)
     assert changed.any() and rows.min() >= 10 and rows.max() <= 90 and cols.min() >= 20 and cols.max() <= 190
     assert changed[48:53, 40:170].any(axis=0).mean() < 0.8  # dashed: gaps along the line
+
+
+def test_polar_axes_put_levels_at_their_radius() -> None:
+    fig = Figure(400, 400)
+    centre, radius = (200, 200), 150
+    draw = polar(fig, centre, radius, -30.0, "pattern")
+    before = fig.rgb()
+    azimuth = np.linspace(0.0, 2 * np.pi, 361)
+    draw(azimuth, np.full(azimuth.size, -10.0), (255, 0, 0))  # -10 dB of a -30 dB floor: 2/3 of the radius
+    red = np.all(fig.rgb() == (255, 0, 0), axis=2) & np.any(fig.rgb() != before, axis=2)
+    rows, cols = np.nonzero(red)
+    distance = np.hypot(rows - centre[1], cols - centre[0])
+    assert red.sum() > 100 and np.all(np.abs(distance - radius * 2 / 3) < 3)
+
+
+def test_cross_markers_and_images_stay_in_the_axes() -> None:
+    fig = Figure(200, 100)
+    ax = fig.axes((20, 10, 190, 90), (0.0, 1.0), (0.0, 1.0), x_ticks=[], y_ticks=[], grid=False)
+    before = fig.rgb()
+    ax.marker([0.5], [0.5], (0, 0, 255), 6.0, cross=True)
+    blue = np.all(fig.rgb() == (0, 0, 255), axis=2) & np.any(fig.rgb() != before, axis=2)
+    rows, cols = np.nonzero(blue)
+    assert abs(rows.mean() - 50) < 2 and abs(cols.mean() - 105) < 2
+    centre_row, centre_col = round(rows.mean()), round(cols.mean())
+    assert blue[centre_row, centre_col]  # a cross passes through its centre, a ring does not
+    ax.image(np.full((4, 8, 3), (0, 200, 0), dtype=np.uint8))
+    green = np.all(fig.rgb() == (0, 200, 0), axis=2)
+    rows, cols = np.nonzero(green)
+    assert rows.min() >= 10 and rows.max() <= 90 and cols.min() >= 20 and cols.max() <= 190
+    assert green[20:80, 30:180].all()

@@ -10,14 +10,16 @@ import pytest
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.echo_sense import hub as hub_module
-from custom_components.echo_sense.const import CONF_HOLD_TIME, DOMAIN
+from custom_components.echo_sense.const import CONF_CALIBRATION, CONF_HOLD_TIME, DOMAIN
 from echo_sense_dsp.audio import SIMULATED_DEVICE_ID
+from echo_sense_dsp.presence import Calibration
 from echo_sense_dsp.room import LiveRoom
 
-from .conftest import simulated_entry
+from .conftest import SIMULATED_DATA, simulated_entry
 
 WAIT_S = 90.0  # wall time; the simulated room runs in real time (slower on a loaded machine)
 HOLD_TIME_S = 5
@@ -124,3 +126,45 @@ async def test_recalibrate_button_stores_a_new_calibration(hass: HomeAssistant, 
     assert diagnostics["hub"]["presence"]["calibration"]["frequency_hz"] == calibration["frequency_hz"]
     assert diagnostics["hub"]["engine"]["state"] == "running"
     assert await hass.config_entries.async_unload(walk_in_entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("stored", "warning"),
+    [
+        ({"level_db": -20.0}, "Stored calibration is unusable"),  # a corrupt store: frequency_hz is missing
+        ("not a calibration", "Stored calibration is unusable"),
+        (Calibration(21000.0, -20.0, 48000).to_dict(), "Calibration was made at 48000 Hz"),
+    ],
+)
+async def test_unusable_stored_calibration_falls_back_to_the_default_probe(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture, stored: Any, warning: str
+) -> None:
+    data = {**SIMULATED_DATA, CONF_CALIBRATION: stored}
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SIMULATED_DEVICE_ID, title="Simulated room (demo)", data=data)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert warning in caplog.text
+    detector = entry.runtime_data.diagnostics()["presence"]["detector"]
+    assert detector["probe_frequency_hz"] == Calibration.default(96000).frequency_hz
+    assert hass.states.get(OCCUPANCY).state != STATE_UNAVAILABLE  # sensing runs on the default probe
+    assert entry.data[CONF_CALIBRATION] == stored  # the stored data is kept (recalibrating replaces it)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostic_sensors_report_once_enabled(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector score and the emission duty are disabled by default; a user who enables them gets values."""
+    monkeypatch.setattr(
+        hub_module, "simulated_room", lambda config: LiveRoom(WALK_IN_AND_LEAVE, driver_count=2, loop=False)
+    )
+    registry = er.async_get(hass)
+    for key in ("presence_score", "emission_duty"):
+        registry.async_get_or_create("sensor", DOMAIN, f"{SIMULATED_DEVICE_ID}_{key}", disabled_by=None)
+    entry = simulated_entry({CONF_HOLD_TIME: HOLD_TIME_S})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    score_id = registry.async_get_entity_id("sensor", DOMAIN, f"{SIMULATED_DEVICE_ID}_presence_score")
+    duty_id = registry.async_get_entity_id("sensor", DOMAIN, f"{SIMULATED_DEVICE_ID}_emission_duty")
+    await _wait_for_state(hass, OCCUPANCY, STATE_ON)
+    assert 0.0 <= float(hass.states.get(score_id).state) <= 1.0
+    assert 0.0 <= float(hass.states.get(duty_id).state) <= 100.0
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -21,6 +21,7 @@ from homeassistant.components.assist_pipeline.pipeline import (
 from homeassistant.components.assist_satellite.const import DATA_COMPONENT
 from homeassistant.components.assist_satellite.entity import AssistSatelliteState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -203,3 +204,24 @@ async def test_ask_question_speaks_then_hears_the_answer_on_the_hubs_microphone(
     assert bus.frames_played - played_before > 48000  # the question was spoken on the hub
     assert len(heard_stt.received) >= 2 * SAMPLE_RATE * COMMAND_S  # the answer came from the hub's microphone
     await _wait_for_idle(hass, _satellite(hass))
+
+
+async def test_announcing_media_that_cannot_be_opened_is_a_clear_error(
+    hass: HomeAssistant, hub_entry: MockConfigEntry
+) -> None:
+    bus = hub_entry.runtime_data.engine.announcement_bus
+    played_before = bus.frames_played
+    with pytest.raises(HomeAssistantError, match=r"Cannot play .*missing\.mp3"):
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"entity_id": SATELLITE, "media_id": "http://127.0.0.1:9/missing.mp3", "preannounce": False},
+            blocking=True,
+        )
+    assert bus.frames_played == played_before
+    assert hass.states.get(SATELLITE).state == AssistSatelliteState.IDLE
+
+
+async def test_the_hub_offers_no_wake_words_to_configure(hass: HomeAssistant, hub_entry: MockConfigEntry) -> None:
+    configuration = _satellite(hass).async_get_configuration()
+    assert configuration.available_wake_words == [] and configuration.max_active_wake_words == 0

@@ -3,6 +3,7 @@ denoised, at full length, and its text comes back."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -99,4 +100,31 @@ async def test_proxy_without_an_engine_reports_an_error(hass: HomeAssistant, mon
     )
     result = await proxy.internal_async_process_audio_stream(metadata, _chunks(b"\x00\x00" * 1600))
     assert result.result is SpeechResultState.ERROR
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_proxy_without_the_option_forwards_to_the_other_engine_as_16khz_mono_pcm(
+    hass: HomeAssistant, recording_stt: RecordingSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
+    entry = simulated_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    proxy = async_get_speech_to_text_entity(hass, PROXY)
+    assert proxy is not None
+    assert proxy.supported_languages == ["en", "de"]  # the only other STT entity's
+    wanted = SpeechMetadata(
+        "en",
+        AudioFormats.WAV,
+        AudioCodecs.PCM,
+        AudioBitRates.BITRATE_16,
+        AudioSampleRates.SAMPLERATE_16000,
+        AudioChannels.CHANNEL_MONO,
+    )
+    assert proxy.check_metadata(wanted)  # what the denoiser runs at (the Assist pipeline's format)
+    assert not proxy.check_metadata(dataclasses.replace(wanted, sample_rate=AudioSampleRates.SAMPLERATE_44100))
+    assert not proxy.check_metadata(dataclasses.replace(wanted, channel=AudioChannels.CHANNEL_STEREO))
+    result = await proxy.internal_async_process_audio_stream(wanted, _chunks(b"\x00\x00" * 3200))
+    assert result.text == HEARD_TEXT
+    assert recording_stt.received == b"\x00\x00" * 3200  # silence in, silence out
     assert await hass.config_entries.async_unload(entry.entry_id)
