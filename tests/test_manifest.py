@@ -68,3 +68,21 @@ def test_every_quality_scale_rule_has_a_status() -> None:
         assert status in QUALITY_STATUSES, name
         if status == "exempt":
             assert isinstance(rule, dict) and rule.get("comment"), f"{name} is exempt without a reason"
+
+
+def test_brand_images_follow_the_brands_rules() -> None:
+    """Home Assistant (2026.3+) and HACS read custom_components/echo_sense/brand/: square icons of 256 and
+    512 px, logos whose shorter side is 128-256 (256-512 for @2x) px, PNG with transparency, trimmed."""
+    from PIL import Image
+
+    brand = COMPONENT / "brand"
+    for name, (low, high) in {"icon.png": (256, 256), "icon@2x.png": (512, 512), "logo.png": (128, 256)}.items():
+        image = Image.open(brand / name)
+        assert image.format == "PNG" and image.mode == "RGBA", name
+        assert low <= min(image.size) <= high, (name, image.size)
+        if name.startswith("icon"):
+            assert image.size[0] == image.size[1], name
+        else:
+            assert image.getbbox() == (0, 0, *image.size), f"{name} is not trimmed"
+    logo_2x = Image.open(brand / "logo@2x.png")
+    assert 256 <= min(logo_2x.size) <= 512
