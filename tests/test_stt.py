@@ -32,6 +32,15 @@ PROXY = "stt.simulated_room_demo_noise_suppressed_speech_to_text"
 TARGET = "stt.recording_stt"
 NOISE_REDUCTION_DB = 10.0
 HEARD_TEXT = "turn on the kitchen lights"
+# what the Assist pipeline sends, and what the denoiser runs at
+PCM16_MONO = SpeechMetadata(
+    language="en",
+    format=AudioFormats.WAV,
+    codec=AudioCodecs.PCM,
+    bit_rate=AudioBitRates.BITRATE_16,
+    sample_rate=AudioSampleRates.SAMPLERATE_16000,
+    channel=AudioChannels.CHANNEL_MONO,
+)
 
 
 @pytest.fixture
@@ -67,15 +76,7 @@ async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
 
     noise = (0.05 * np.random.default_rng(5).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
     audio = _pcm(noise)
-    metadata = SpeechMetadata(
-        language="en",
-        format=AudioFormats.WAV,
-        codec=AudioCodecs.PCM,
-        bit_rate=AudioBitRates.BITRATE_16,
-        sample_rate=AudioSampleRates.SAMPLERATE_16000,
-        channel=AudioChannels.CHANNEL_MONO,
-    )
-    result = await proxy.internal_async_process_audio_stream(metadata, _chunks(audio))
+    result = await proxy.internal_async_process_audio_stream(PCM16_MONO, _chunks(audio))
     assert result.result is SpeechResultState.SUCCESS
     assert result.text == HEARD_TEXT
     assert len(recording_stt.received) == len(audio)
@@ -90,15 +91,7 @@ async def test_proxy_without_an_engine_reports_an_error(hass: HomeAssistant, mon
     assert await hass.config_entries.async_setup(entry.entry_id)
     proxy = async_get_speech_to_text_entity(hass, PROXY)
     assert proxy is not None
-    metadata = SpeechMetadata(
-        "en",
-        AudioFormats.WAV,
-        AudioCodecs.PCM,
-        AudioBitRates.BITRATE_16,
-        AudioSampleRates.SAMPLERATE_16000,
-        AudioChannels.CHANNEL_MONO,
-    )
-    result = await proxy.internal_async_process_audio_stream(metadata, _chunks(b"\x00\x00" * 1600))
+    result = await proxy.internal_async_process_audio_stream(PCM16_MONO, _chunks(b"\x00\x00" * 1600))
     assert result.result is SpeechResultState.ERROR
     assert await hass.config_entries.async_unload(entry.entry_id)
 
@@ -113,18 +106,10 @@ async def test_proxy_without_the_option_forwards_to_the_other_engine_as_16khz_mo
     proxy = async_get_speech_to_text_entity(hass, PROXY)
     assert proxy is not None
     assert proxy.supported_languages == ["en", "de"]  # the only other STT entity's
-    wanted = SpeechMetadata(
-        "en",
-        AudioFormats.WAV,
-        AudioCodecs.PCM,
-        AudioBitRates.BITRATE_16,
-        AudioSampleRates.SAMPLERATE_16000,
-        AudioChannels.CHANNEL_MONO,
-    )
-    assert proxy.check_metadata(wanted)  # what the denoiser runs at (the Assist pipeline's format)
-    assert not proxy.check_metadata(dataclasses.replace(wanted, sample_rate=AudioSampleRates.SAMPLERATE_44100))
-    assert not proxy.check_metadata(dataclasses.replace(wanted, channel=AudioChannels.CHANNEL_STEREO))
-    result = await proxy.internal_async_process_audio_stream(wanted, _chunks(b"\x00\x00" * 3200))
+    assert proxy.check_metadata(PCM16_MONO)
+    assert not proxy.check_metadata(dataclasses.replace(PCM16_MONO, sample_rate=AudioSampleRates.SAMPLERATE_44100))
+    assert not proxy.check_metadata(dataclasses.replace(PCM16_MONO, channel=AudioChannels.CHANNEL_STEREO))
+    result = await proxy.internal_async_process_audio_stream(PCM16_MONO, _chunks(b"\x00\x00" * 3200))
     assert result.text == HEARD_TEXT
     assert recording_stt.received == b"\x00\x00" * 3200  # silence in, silence out
     assert await hass.config_entries.async_unload(entry.entry_id)
