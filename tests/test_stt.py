@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,9 +17,11 @@ from homeassistant.components.stt import (
     AudioSampleRates,
     SpeechMetadata,
     SpeechResultState,
+    SpeechToTextEntity,
     async_get_speech_to_text_entity,
 )
 from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.echo_sense import hub as hub_module
 from custom_components.echo_sense.const import CONF_STT_ENGINE
@@ -63,15 +66,23 @@ def _level_db(pcm: bytes) -> float:
     return float(10 * np.log10(np.mean(x[SAMPLE_RATE // 2 :] ** 2) + 1e-12))
 
 
-async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
-    hass: HomeAssistant, recording_stt: RecordingSTT, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _proxy(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> tuple[MockConfigEntry, SpeechToTextEntity]:
+    """The simulated hub (a quiet room) set up with ``options``, and its STT proxy."""
     monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = simulated_entry({CONF_STT_ENGINE: TARGET})
+    entry = simulated_entry(options)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     proxy = async_get_speech_to_text_entity(hass, PROXY)
     assert proxy is not None
+    return entry, proxy
+
+
+async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
+    hass: HomeAssistant, recording_stt: RecordingSTT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry, proxy = await _proxy(hass, monkeypatch, {CONF_STT_ENGINE: TARGET})
     assert proxy.supported_languages == ["en", "de"]
 
     noise = (0.05 * np.random.default_rng(5).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
@@ -85,12 +96,7 @@ async def test_proxy_forwards_denoised_audio_and_returns_the_engines_text(
 
 
 async def test_proxy_without_an_engine_reports_an_error(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = simulated_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    proxy = async_get_speech_to_text_entity(hass, PROXY)
-    assert proxy is not None
+    entry, proxy = await _proxy(hass, monkeypatch, {})
     result = await proxy.internal_async_process_audio_stream(PCM16_MONO, _chunks(b"\x00\x00" * 1600))
     assert result.result is SpeechResultState.ERROR
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -99,12 +105,7 @@ async def test_proxy_without_an_engine_reports_an_error(hass: HomeAssistant, mon
 async def test_proxy_without_the_option_forwards_to_the_other_engine_as_16khz_mono_pcm(
     hass: HomeAssistant, recording_stt: RecordingSTT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "simulated_room", lambda config: LiveRoom("empty_room", driver_count=2))
-    entry = simulated_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    proxy = async_get_speech_to_text_entity(hass, PROXY)
-    assert proxy is not None
+    entry, proxy = await _proxy(hass, monkeypatch, {})
     assert proxy.supported_languages == ["en", "de"]  # the only other STT entity's
     assert proxy.check_metadata(PCM16_MONO)
     assert not proxy.check_metadata(dataclasses.replace(PCM16_MONO, sample_rate=AudioSampleRates.SAMPLERATE_44100))
