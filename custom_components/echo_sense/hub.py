@@ -148,7 +148,6 @@ class EchoSenseHub:
             try:
                 await self.hass.async_add_executor_job(self._start_step, self.engine.start)
             except EchoSenseError as err:
-                await self.async_shutdown()
                 raise ConfigEntryNotReady(
                     translation_domain=DOMAIN,
                     translation_key="device_unavailable",
@@ -157,7 +156,6 @@ class EchoSenseHub:
             try:
                 await self.hass.async_add_executor_job(self._start_step, self.presence.start)
             except EchoSenseError as err:
-                await self.async_shutdown()
                 raise ConfigEntryError(
                     translation_domain=DOMAIN,
                     translation_key="presence_failed",
@@ -169,7 +167,7 @@ class EchoSenseHub:
             self._async_setup_cancelled()
             raise
         except Exception:
-            await self.async_shutdown()  # a bug must not leave the sound card streaming
+            await self.async_shutdown()  # a failed start (or a bug) must not leave the sound card streaming
             raise
 
     def _start_step(self, start: Callable[[], None]) -> None:
@@ -196,11 +194,19 @@ class EchoSenseHub:
         with self._start_lock:
             self._start_cancelled = True
             starting = self._starting
+        self._async_mark_shut_down()
+        if not starting:  # no start in flight to clean up after itself: stop what has started
+            self.hass.async_add_executor_job(self._stop_blocking)
+
+    @callback
+    def _async_mark_shut_down(self) -> bool:
+        """Mark the hub shut down and drop its listeners; False when it already was."""
+        if self._shut_down:
+            return False
         self._shut_down = True
         while self._unsubscribers:
             self._unsubscribers.pop()()
-        if not starting:  # no start in flight to clean up after itself: stop what has started
-            self.hass.async_add_executor_job(self._stop_blocking)
+        return True
 
     def _stop_blocking(self) -> None:
         self.presence.stop()
@@ -211,11 +217,8 @@ class EchoSenseHub:
 
         Runs once: Home Assistant's stop event and the entry's unload both call it.
         """
-        if self._shut_down:
+        if not self._async_mark_shut_down():
             return
-        self._shut_down = True
-        while self._unsubscribers:
-            self._unsubscribers.pop()()
         await self.hass.async_add_executor_job(self._stop_blocking)
         ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
