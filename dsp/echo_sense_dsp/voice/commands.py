@@ -39,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=defaults.gain_exponent,
         help=f"power on the band gains; above 1 suppresses more (default: {defaults.gain_exponent:g})",
     )
+    parser.add_argument(
+        "--gain-release",
+        type=float,
+        default=defaults.gain_release,
+        help=f"a band's gain falls by at most this factor per 10 ms hop, 0..1; 0 is off "
+        f"(default: {defaults.gain_release:g})",
+    )
     parser.add_argument("--no-postfilter", action="store_true", help="skip the envelope post-filter")
     parser.add_argument(
         "--postfilter-where-noisy",
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             comb_strength_scale=args.comb_strength_scale,
             gain_exponent=args.gain_exponent,
             postfilter_where_noisy=args.postfilter_where_noisy,
+            gain_release=args.gain_release,
         ),
         args.model,
     )

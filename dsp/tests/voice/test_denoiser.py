@@ -124,8 +124,13 @@ def test_streaming_equals_whole_signal_processing(rng: np.random.Generator) -> N
 
 @pytest.mark.parametrize(
     "settings",
-    [DenoiserSettings(), DenoiserSettings(comb_strength_scale=1.0, gain_exponent=1.5, postfilter_where_noisy=True)],
-    ids=["default", "comb-exponent-adaptive-postfilter"],
+    [
+        DenoiserSettings(),
+        DenoiserSettings(comb_strength_scale=1.0, gain_exponent=1.5, postfilter_where_noisy=True),
+        DenoiserSettings(gain_release=0.0),
+        DenoiserSettings(gain_release=0.95),
+    ],
+    ids=["default", "comb-exponent-adaptive-postfilter", "no-release", "slow-release"],
 )
 def test_blocks_of_any_frame_count_equal_frame_by_frame_processing(
     rng: np.random.Generator, settings: DenoiserSettings
@@ -241,6 +246,37 @@ def test_settings_refuse_out_of_range_values() -> None:
         DenoiserSettings(atten_lim_db=-3.0)
     with pytest.raises(ValueError, match="gain_exponent"):
         DenoiserSettings(gain_exponent=0.0)
+    with pytest.raises(ValueError, match="gain_release"):
+        DenoiserSettings(gain_release=1.0)
+
+
+class RecordingDenoiser(Denoiser):
+    """Keeps each hop's final band gains (what ``pitch_mix`` applies)."""
+
+    def __init__(self, settings: DenoiserSettings) -> None:
+        super().__init__(settings)
+        self.final_gains: list[np.ndarray] = []
+
+    def process_frame(self, in_frame: np.ndarray, out_frame: np.ndarray) -> None:
+        super().process_frame(in_frame, out_frame)
+        self.final_gains.append(self._gains.copy())
+
+
+@pytest.mark.parametrize("release", [0.5, 0.9])
+def test_gain_release_bounds_how_fast_a_band_closes(rng: np.random.Generator, release: float) -> None:
+    # a tone burst into noise: the network closes its bands when the tone stops
+    x = (0.02 * rng.standard_normal(SAMPLE_RATE)).astype(np.float32)
+    x[: SAMPLE_RATE // 2] += harmonic_tone(150.0, 0.5)
+    free = RecordingDenoiser(DenoiserSettings(gain_release=0.0))
+    held = RecordingDenoiser(DenoiserSettings(gain_release=release))
+    out = np.zeros(FRAME_SIZE, np.float32)
+    for t in range(len(x) // FRAME_SIZE):
+        free.process_frame(x[t * FRAME_SIZE : (t + 1) * FRAME_SIZE], out)
+        held.process_frame(x[t * FRAME_SIZE : (t + 1) * FRAME_SIZE], out)
+    g_free, g_held = np.asarray(free.final_gains), np.asarray(held.final_gains)
+    assert np.all(g_held[1:] >= release * g_held[:-1] - 1e-6)
+    assert np.all(g_held >= g_free - 1e-6)
+    assert np.any(g_free[1:] < 0.5 * release * g_free[:-1])  # without it, some band does close faster
 
 
 def test_process_frame_allocates_nothing_that_grows(rng: np.random.Generator) -> None:
