@@ -176,6 +176,7 @@ class Denoiser:
         self._overlap = np.zeros(WINDOW_SIZE - FRAME_SIZE, np.float32)
         self._gain_floor = np.float32(10.0 ** (-self.settings.atten_lim_db / 20.0))
         self._comb_scale = np.float32(self.settings.comb_strength_scale)
+        self._release_factor = np.float32(self.settings.gain_release)
         self.frames_skipped = 0  # silent frames that did not run the network
 
     def _bind(self, name: str, array: NDArray[np.float32], *, output: bool) -> None:
@@ -315,22 +316,14 @@ class Denoiser:
     def _release(self, gains: NDArray[np.float32]) -> None:
         """``g_t = max(g_t, a g_{t-1})`` over consecutive hops ``gains`` (frames, NB_BANDS), in place.
 
-        Closed form of the recursion, in the log domain so that no power of ``a`` overflows:
-        ``log g'_t = t log a + cummax_k (log g_k - k log a)``, the hop before the block as k = -1.
+        Hop by hop, as the streaming path does: the loop costs about a microsecond per hop, next to the
+        network's step per hop in the same block.
         """
-        release = self.settings.gain_release
-        if release == 0.0:
+        if not self._release_factor:
             return
-        if len(gains) == 1:  # the streaming hop
-            np.maximum(gains[0], np.float32(release) * self._released, out=gains[0])
-            self._released[:] = gains[0]
-            return
-        log_a = np.log(release)
-        steps = np.arange(-1, len(gains), dtype=np.float64)[:, None] * log_a
-        logs = np.log(np.maximum(np.concatenate((self._released[None], gains)), 1e-30).astype(np.float64))
-        smoothed = np.exp(steps + np.maximum.accumulate(logs - steps, axis=0))[1:]
-        gains[:] = smoothed
-        self._released[:] = gains[-1]
+        for hop in gains:
+            np.maximum(hop, self._release_factor * self._released, out=hop)
+            self._released[:] = hop
 
     def process(self, samples: NDArray[np.floating], sample_rate: int = SAMPLE_RATE) -> NDArray[np.float32]:
         """Denoise a whole mono signal at any rate; the result is aligned with the input.
