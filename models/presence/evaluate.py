@@ -61,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--model", nargs="+", default=["shipped", "final"], choices=["seed", "final", "music", "shipped"]
+        "--model", nargs="+", default=["shipped", "final"], help="shipped, or checkpoint names in the recipe's cache"
     )
     parser.add_argument(
         "--pool",
         nargs="+",
         default=["hard"],
-        choices=["hard", "mining", "seed", "music"],
+        choices=["hard", "mining", "seed", *recipe.MUSIC_POOLS],
         help="whose held-out scenarios (recipe.is_holdout)",
     )
     parser.add_argument("--all", action="store_true", help="every scenario of the pool (for a model trained on none)")

@@ -7,7 +7,7 @@ output names and shapes, opset, recipe commit, training numbers) and
 ``assert_allclose``. ``--stage music`` writes the music model (``presence_music.*``, used while
 music plays) instead.
 
-Usage: ``python models/presence/export.py [--stage final|seed|music]``
+Usage: ``python models/presence/export.py [--stage final|seed|music] [--checkpoint NAME]``
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def main() -> int:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--stage", default="final", choices=["final", "seed", "music"])
+    parser.add_argument("--checkpoint", help="checkpoint name in the recipe's cache (default: the stage's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    ckpt = torch.load(recipe.cache_dir() / f"{args.stage}.pt", weights_only=False)
+    ckpt = torch.load(recipe.cache_dir() / f"{args.checkpoint or args.stage}.pt", weights_only=False)
     net = recipe.build_model(**ckpt["model_kwargs"])
     net.load_state_dict(ckpt["state_dict"])
     net.eval()

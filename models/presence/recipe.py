@@ -243,24 +243,46 @@ def motion_targets(scenario: dict[str, Any], labels: Any, hops: int) -> np.ndarr
     return target
 
 
-def render_example(seed: int, loud_music: bool = False) -> dict[str, np.ndarray]:
+MUSIC_POOLS = ("music", "music_hard")  # pools with a [data.<pool>] section of their own: music always
+
+
+def add_curtains_hvac(rng: np.random.Generator, scenario: dict[str, Any]) -> None:
+    """A swaying curtain on the far wall and HVAC turbulence, together (as in the benchmark's rooms), over
+    wider ranges than :func:`random_presence_scenario` draws them."""
+    size = scenario["room"]["size_m"]
+    scenario["curtains"] = [
+        {
+            "center_m": [size[0] - 0.1, float(rng.uniform(0.8, size[1] - 0.8)), 1.3],
+            "normal": [-1.0, 0.0, 0.0],
+            "width_m": float(rng.uniform(0.8, 2.2)),
+            "sway_m": float(rng.uniform(0.01, 0.08)),
+            "sway_hz": float(rng.uniform(0.1, 0.7)),
+        }
+    ]
+    scenario["turbulence"] = {"strength": float(rng.uniform(0.5, 3.5)), "bandwidth_hz": float(rng.uniform(0.2, 1.5))}
+
+
+def render_example(seed: int, pool: str = "seed") -> dict[str, np.ndarray]:
     """Render one random scenario and compute its features and targets.
 
-    ``loud_music``: the music pool's kind of scenario (``[data.music]`` of config.toml): music always,
-    at the loud end, mostly empty rooms (the seed pool's music scenes were mostly walk-ins, and the
-    model learned that loud music goes with a walker)."""
+    ``pool`` in :data:`MUSIC_POOLS`: that pool's kind of scenario (its ``[data.<pool>]`` of config.toml):
+    music always, at the loud end, mostly empty rooms (the seed pool's music scenes were mostly walk-ins,
+    and the model learned that loud music goes with a walker); ``curtains_hvac`` there is the chance of
+    :func:`add_curtains_hvac`."""
     from echo_sense_dsp.room import render_scenario
 
     cfg = CONFIG["data"]
-    pool_cfg = cfg["music"] if loud_music else cfg
+    pool_cfg = cfg[pool] if pool in MUSIC_POOLS else cfg
     rng = np.random.default_rng(seed)
     kinds = list(pool_cfg["kinds"])
     probs = np.asarray([pool_cfg["kinds"][k] for k in kinds], dtype=float)
     kind = str(rng.choice(kinds, p=probs / probs.sum()))
     scenario = random_presence_scenario(rng, kind, pool_cfg["scenario_s"], seed)
+    if "curtains_hvac" in pool_cfg and rng.random() < pool_cfg["curtains_hvac"]:
+        add_curtains_hvac(rng, scenario)
     frequency_hz = float(rng.integers(32, 47) * 1000)
     level_db = float(rng.uniform(*cfg["probe_level_db"]))
-    music = loud_music or kind == "music_walk" or rng.random() < 0.3
+    music = pool in MUSIC_POOLS or kind == "music_walk" or rng.random() < 0.3
     music_db = float(rng.uniform(*pool_cfg["music_level_dbfs"])) if music else None
     drive = presence_drive(scenario, frequency_hz, level_db, music_db, float(rng.choice([0.0, rng.uniform(0, 10)])))
     rendering = render_scenario(scenario, drive=drive)
@@ -411,7 +433,7 @@ def render_baseband_example(seed: int) -> dict[str, np.ndarray]:
 def generate(pool: str, count: int, worker: int, workers: int) -> None:
     out = cache_dir() / pool
     out.mkdir(exist_ok=True)
-    base = {"seed": 100000, "mining": 200000, "hard": 300000, "music": 400000}[pool]
+    base = {"seed": 100000, "mining": 200000, "hard": 300000, "music": 400000, "music_hard": 500000}[pool]
     for i in tqdm(range(worker, count, workers), desc=f"generate {pool}", file=sys.stderr, mininterval=5):
         path = out / f"{base + i}.npz"
         if path.exists():
@@ -420,7 +442,7 @@ def generate(pool: str, count: int, worker: int, workers: int) -> None:
         if pool == "hard":
             ex = render_baseband_example(base + i)
         else:
-            ex = render_example(base + i, loud_music=pool == "music")
+            ex = render_example(base + i, pool)
         tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez_compressed(tmp, layout_version=FEATURE_LAYOUT.layout_version, **ex)
         tmp.replace(path)
@@ -513,11 +535,14 @@ def train(
     pools: tuple[str, ...] = ("mining", "hard"),
     easy_fraction: float = 0.1,
     baseband_motion: bool = True,
+    music_pools: tuple[str, ...] = ("music",),
+    save_as: str | None = None,
 ) -> None:
     """Train ``stage`` ("seed": the seed pool; "final": seed pool + the mining pools with the
     mined frames of ``hard_cases.npz`` weighted up; "music": seed pool + the music pool, whose
     frames weigh ``hard_case_weight``, usually from ``init="shipped"``: a round for loud music that
-    needs neither the mining pools nor the mined frames). ``init`` starts from a model
+    needs neither the mining pools nor the mined frames; ``music_pools`` are its music pools, of
+    :data:`MUSIC_POOLS`). ``init`` starts from a model
     (:func:`load_checkpoint`) instead of random weights: a further round of the loop. ``pools``:
     the mined pools trained on (a pool left out can serve as validation: ``evaluate.py --pool``);
     ``easy_fraction``: share of the baseband pool's frames that are neither motion nor mined;
@@ -531,21 +556,24 @@ def train(
     cfg, mcfg = CONFIG["train"], CONFIG["model"]
     data = load_pool("seed")
     weights_list = []
+    counted_list: list[np.ndarray] = []  # frames counted in the class balance
     xs, ys = [], []
     for ex in data:
         x, y = windows(ex)
         xs.append(x)
         ys.append(y)
         weights_list.append(np.ones(len(y)))
-    baseband_frames = 0
+        counted_list.append(np.ones(len(y), dtype=bool))
     if stage == "music":
-        for ex in load_pool("music"):
-            if is_holdout(ex["name"]):
+        for music_pool, ex in ((name, ex) for name in music_pools for ex in load_pool(name)):
+            kinds = CONFIG["data"][music_pool].get("train_kinds")
+            if is_holdout(ex["name"]) or (kinds is not None and ex["kind"] not in kinds):
                 continue
             x, y = windows(ex)
             xs.append(x)
             ys.append(y)
             weights_list.append(np.full(len(y), cfg["hard_case_weight"]))
+            counted_list.append(np.full(len(y), kinds is None))  # a chosen sample of negatives: not counted
     if stage == "final":
         hard_path = cache_dir() / "hard_cases.npz"
         with np.load(hard_path) as z:
@@ -568,17 +596,17 @@ def train(
                 xs.append(x[keep])
                 ys.append(y[keep])
                 weights_list.append(np.where(is_hard[keep], cfg["hard_case_weight"], 1.0))
-                if pool == "hard":
-                    baseband_frames += int(keep.sum())
+                counted_list.append(np.full(int(keep.sum()), pool != "hard"))
     x_all = np.concatenate(xs).astype(np.float32)
     y_all = np.concatenate(ys).astype(np.int64)
     w_all = np.concatenate(weights_list)
     counts = np.bincount(y_all, minlength=3)
     print(f"{stage}: {len(y_all)} windows, class counts {counts.tolist()}", flush=True)
-    # class balance from the full renders only: the baseband pool's frames are a chosen sample
-    # (mined, thinned), and counting them would raise the motion classes' weight with every
-    # negative added, i.e. push the model towards motion on weak evidence
-    full = np.bincount(y_all[: len(y_all) - baseband_frames] if baseband_frames else y_all, minlength=3)
+    # class balance from the full renders of every kind only: the baseband pool's frames and a
+    # negatives-only music pool are chosen samples (mined, thinned, or all "none"), and counting them
+    # would raise the motion classes' weight with every negative added, i.e. push the model towards
+    # motion on weak evidence
+    full = np.bincount(y_all[np.concatenate(counted_list)], minlength=3)
     class_w = torch.tensor(full.sum() / (3.0 * np.maximum(full, 1)), dtype=torch.float32)
     # the "none" class is what keeps false alarms down: weigh it at least as much as the rest
     class_w[0] = class_w[0] * 2.0
@@ -613,7 +641,7 @@ def train(
             bar.update()
         print(f"{stage} epoch {epoch} loss {total / len(order):.4f} ({time.time() - t0:.0f}s)", flush=True)
     bar.close()
-    ckpt = cache_dir() / f"{stage}.pt"
+    ckpt = cache_dir() / f"{save_as or stage}.pt"
     torch.save(
         {
             "state_dict": model.state_dict(),
@@ -623,6 +651,7 @@ def train(
             "windows": len(y_all),
             "init": init,
             "epochs": epochs,
+            "music_pools": list(music_pools) if stage == "music" else [],
         },
         ckpt,
     )
@@ -633,20 +662,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("generate")
-    g.add_argument("--pool", choices=["seed", "mining", "hard", "music"], required=True)
+    g.add_argument("--pool", choices=["seed", "mining", "hard", *MUSIC_POOLS], required=True)
     g.add_argument("--count", type=int)
     g.add_argument("--worker", type=int, default=0)
     g.add_argument("--workers", type=int, default=1)
     t = sub.add_parser("train")
     t.add_argument("--stage", choices=["seed", "final", "music"], required=True)
-    t.add_argument(
-        "--init", choices=["seed", "final", "music", "shipped"], help="start from this model (a further round)"
-    )
+    t.add_argument("--init", help="start from this model: shipped, or a checkpoint name in the cache (a further round)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--pools", nargs="+", default=["mining", "hard"], choices=["mining", "hard"])
     t.add_argument("--easy-fraction", type=float, default=0.1)
     t.add_argument("--no-baseband-motion", action="store_true", help="no motion frames of the baseband pool")
+    t.add_argument("--music-pools", nargs="+", default=["music"], choices=MUSIC_POOLS, help="the music stage's pools")
+    t.add_argument("--save-as", help="checkpoint name in the cache (default: the stage's)")
     args = parser.parse_args(argv)
     if args.cmd == "generate":
         count = args.count or CONFIG["data"][f"{args.pool}_pool"]
@@ -660,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.pools),
             args.easy_fraction,
             not args.no_baseband_motion,
+            tuple(args.music_pools),
+            args.save_as,
         )
     return 0
 
