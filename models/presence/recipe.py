@@ -516,11 +516,13 @@ def model_from_onnx(path: Path) -> Any:
 
 
 def load_checkpoint(stage: str) -> Any:
-    """Model of ``stage``: a cached checkpoint (``seed``, ``final``) or ``shipped`` (the ONNX asset)."""
+    """Model of ``stage``: a cached checkpoint (``seed``, ``final``, ...) or ``shipped`` / ``shipped_music``
+    (the ONNX assets ``presence`` / ``presence_music``)."""
     import torch
 
-    if stage == "shipped":
-        return model_from_onnx(HERE.parents[1] / "dsp" / "echo_sense_dsp" / "assets" / "presence.onnx")
+    if stage in ("shipped", "shipped_music"):
+        name = "presence_music" if stage == "shipped_music" else "presence"
+        return model_from_onnx(HERE.parents[1] / "dsp" / "echo_sense_dsp" / "assets" / f"{name}.onnx")
     ckpt = torch.load(cache_dir() / f"{stage}.pt", weights_only=False)
     model = build_model(**ckpt["model_kwargs"])
     model.load_state_dict(ckpt["state_dict"])

@@ -30,7 +30,7 @@ import bench_presence as bp  # noqa: E402  (sets the thread limits before numpy'
 import recipe  # noqa: E402
 
 from echo_sense_dsp.presence import Calibration  # noqa: E402
-from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES, MUSIC_MODEL_NAME, asset_paths  # noqa: E402
+from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES  # noqa: E402
 from echo_sense_dsp.presence.demodulation import HOP_S  # noqa: E402
 from echo_sense_dsp.presence.detector import music_model_active  # noqa: E402
 from echo_sense_dsp.presence.features import FEATURE_SIZE, peak_band_snr_db, radial_asymmetry_db  # noqa: E402
@@ -111,9 +111,7 @@ def replay(trace: dict[str, np.ndarray], main_p: np.ndarray, music_p: np.ndarray
 
 def load_model(name: str) -> object:
     """``shipped``: the shipped music model's weights; anything else: a checkpoint in the recipe's cache."""
-    if name == "shipped":
-        return recipe.model_from_onnx(asset_paths(MUSIC_MODEL_NAME)[0]).eval()
-    return recipe.load_checkpoint(name).eval()
+    return recipe.load_checkpoint("shipped_music" if name == "shipped" else name).eval()
 
 
 def parse_chunks(text: str) -> list[int]:
