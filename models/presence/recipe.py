@@ -246,20 +246,21 @@ def motion_targets(scenario: dict[str, Any], labels: Any, hops: int) -> np.ndarr
 MUSIC_POOLS = ("music", "music_hard")  # pools with a [data.<pool>] section of their own: music always
 
 
-def add_curtains_hvac(rng: np.random.Generator, scenario: dict[str, Any]) -> None:
-    """A swaying curtain on the far wall and HVAC turbulence, together (as in the benchmark's rooms), over
-    wider ranges than :func:`random_presence_scenario` draws them."""
+def add_curtains_hvac(rng: np.random.Generator, scenario: dict[str, Any], *, wide: bool = False) -> None:
+    """A swaying curtain on the far wall and HVAC turbulence, together (as in the benchmark's rooms);
+    ``wide``: wider curtains, faster sway and stronger turbulence (the music_hard pool)."""
     size = scenario["room"]["size_m"]
     scenario["curtains"] = [
         {
             "center_m": [size[0] - 0.1, float(rng.uniform(0.8, size[1] - 0.8)), 1.3],
             "normal": [-1.0, 0.0, 0.0],
-            "width_m": float(rng.uniform(0.8, 2.2)),
+            "width_m": float(rng.uniform(0.8, 2.2 if wide else 2.0)),
             "sway_m": float(rng.uniform(0.01, 0.08)),
-            "sway_hz": float(rng.uniform(0.1, 0.7)),
+            "sway_hz": float(rng.uniform(0.1, 0.7 if wide else 0.6)),
         }
     ]
-    scenario["turbulence"] = {"strength": float(rng.uniform(0.5, 3.5)), "bandwidth_hz": float(rng.uniform(0.2, 1.5))}
+    strength = float(rng.uniform(0.5, 3.5 if wide else 3.0))
+    scenario["turbulence"] = {"strength": strength, "bandwidth_hz": float(rng.uniform(0.2, 1.5))}
 
 
 def render_example(seed: int, pool: str = "seed") -> dict[str, np.ndarray]:
@@ -279,7 +280,7 @@ def render_example(seed: int, pool: str = "seed") -> dict[str, np.ndarray]:
     kind = str(rng.choice(kinds, p=probs / probs.sum()))
     scenario = random_presence_scenario(rng, kind, pool_cfg["scenario_s"], seed)
     if "curtains_hvac" in pool_cfg and rng.random() < pool_cfg["curtains_hvac"]:
-        add_curtains_hvac(rng, scenario)
+        add_curtains_hvac(rng, scenario, wide=True)
     frequency_hz = float(rng.integers(32, 47) * 1000)
     level_db = float(rng.uniform(*cfg["probe_level_db"]))
     music = pool in MUSIC_POOLS or kind == "music_walk" or rng.random() < 0.3
@@ -363,16 +364,7 @@ def random_hard_scenario(rng: np.random.Generator, kind: str, seed: int) -> dict
             }
         ]
     if kind == "curtains_hvac" or (kind == "fan_next_room" and rng.random() < 0.3):
-        sc["curtains"] = [
-            {
-                "center_m": [size[0] - 0.1, float(rng.uniform(0.8, size[1] - 0.8)), 1.3],
-                "normal": [-1.0, 0.0, 0.0],
-                "width_m": float(rng.uniform(0.8, 2.0)),
-                "sway_m": float(rng.uniform(0.01, 0.08)),
-                "sway_hz": float(rng.uniform(0.1, 0.6)),
-            }
-        ]
-        sc["turbulence"] = {"strength": float(rng.uniform(0.5, 3.0)), "bandwidth_hz": float(rng.uniform(0.2, 1.5))}
+        add_curtains_hvac(rng, sc)
     return sc
 
 
