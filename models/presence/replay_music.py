@@ -12,12 +12,14 @@ benchmark's (that is the check that the replay is faithful).
 
 It picks between candidates; the figures that count are the benchmark's own run on the exported assets.
 
-Usage: ``python models/presence/replay_music.py --chunks 0-143 --model shipped music [--kinds curtains]``
+Usage: ``python models/presence/replay_music.py --chunks 0-143 --model shipped music [--kinds curtains]
+[--music-trigger 20:3:3 20:4:5]``
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES  # noqa: E402
 from echo_sense_dsp.presence.demodulation import HOP_S  # noqa: E402
 from echo_sense_dsp.presence.detector import music_model_active  # noqa: E402
 from echo_sense_dsp.presence.features import FEATURE_SIZE, peak_band_snr_db, radial_asymmetry_db  # noqa: E402
+from echo_sense_dsp.presence.tracker import OccupancyTracker, TrackerSettings  # noqa: E402
 
 FLAGS = ("sensing", "music", "music_model")
 
@@ -88,17 +91,18 @@ def probabilities(model: object, features: np.ndarray) -> np.ndarray:
     return out
 
 
-def replay(trace: dict[str, np.ndarray], main_p: np.ndarray, music_p: np.ndarray, cal: Calibration) -> np.ndarray:
+def replay(
+    trace: dict[str, np.ndarray], main_p: np.ndarray, music_p: np.ndarray, settings: TrackerSettings
+) -> np.ndarray:
     """Occupancy per hop: the two models' probabilities (over the sensing hops) through the tracker."""
-    tracker = bp.open_loop_detectors(cal)["neural"].tracker
-    hop_s = HOP_S
+    tracker = OccupancyTracker(settings)
     sensing_index = np.cumsum(trace["sensing"]) - 1
     occupied = np.zeros(len(trace["sensing"]), dtype=bool)
     for h in range(len(occupied)):
         sensing = bool(trace["sensing"][h])
         p = (music_p if trace["music_model"][h] else main_p)[sensing_index[h]] if sensing else (1.0, 0.0, 0.0)
         occupied[h] = tracker.update(
-            (h + 1) * hop_s,
+            (h + 1) * HOP_S,
             float(p[1]),
             float(p[2]),
             sensing=sensing,
@@ -114,6 +118,16 @@ def load_model(name: str) -> object:
     return recipe.load_checkpoint("shipped_music" if name == "shipped" else name).eval()
 
 
+def music_trigger(text: str) -> dict[str, float]:
+    """``FRAMES:ASYMMETRY_DB:ECHO_SNR_DB`` (e.g. ``20:3:3``, the library's) -> the music trigger's settings."""
+    frames, asymmetry, echo = text.split(":")
+    return {
+        "music_trigger_frames": int(frames),
+        "min_music_asymmetry_db": float(asymmetry),
+        "min_music_echo_snr_db": float(echo),
+    }
+
+
 def parse_chunks(text: str) -> list[int]:
     first, _, last = text.partition("-")
     return list(range(int(first), int(last or first) + 1))
@@ -126,11 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=parse_chunks, default=parse_chunks("0-143"), help="FIRST-LAST")
     parser.add_argument("--model", nargs="+", default=["shipped"], help="shipped, or checkpoint names")
     parser.add_argument("--kinds", default="", help="only rooms whose distractors contain this text")
+    parser.add_argument(
+        "--music-trigger",
+        nargs="+",
+        type=music_trigger,
+        default=[{}],
+        metavar="FRAMES:ASYMMETRY_DB:ECHO_SNR_DB",
+        help="music trigger settings to compare (default: the library's)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     dev = bp.device(-100.0)  # the benchmark's default device
     cal = bp.calibrate(dev)
     main_model = recipe.load_checkpoint("shipped").eval()
+    base = bp.open_loop_detectors(cal)["neural"].tracker.settings
     chunks = [i for i in args.chunks if args.kinds in bp.long_music_scenario(i, dev)[1]]
     traces = {}
     for i in chunks:
@@ -139,14 +162,20 @@ def main(argv: list[str] | None = None) -> int:
         traces[i] = (trace, probabilities(main_model, feats), feats)
     hours = len(chunks) * bp.MUSIC_CHUNK_S / 3600
     print(f"{len(chunks)} music chunks ({hours:.2f} h){' with ' + args.kinds if args.kinds else ''}")
-    print("model | false alarms | alarm chunks (music dBFS) | occupied % | music-model hops with P(major) >= 0.5")
-    for name in args.model:
+    print(
+        "model | music trigger | false alarms | alarm chunks (music dBFS) | occupied % "
+        "| music-model hops with P(major) >= 0.5"
+    )
+    for name, trigger in ((n, t) for n in args.model for t in args.music_trigger):
         model = load_model(name)
+        settings = dataclasses.replace(base, **trigger)
+        st = settings
+        label = f"{st.music_trigger_frames}:{st.min_music_asymmetry_db:g}:{st.min_music_echo_snr_db:g}"
         alarms: list[str] = []
         count, occupied_hops, total_hops, high = 0, 0, 0, 0
         for i, (trace, main_p, feats) in traces.items():
             music_p = probabilities(model, feats)
-            occ = replay(trace, main_p, music_p, cal)
+            occ = replay(trace, main_p, music_p, settings)
             rising = int(np.sum(np.diff(occ.astype(int), prepend=0) == 1))
             if rising:
                 alarms.append(f"{i} ({bp.long_music_scenario(i, dev)[2]:.0f}): {rising}")
@@ -155,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             total_hops += len(occ)
             high += int(np.sum(music_p[trace["music_model"][trace["sensing"]], 2] >= 0.5))
         share = 100 * occupied_hops / total_hops
-        print(f"{name} | {count} | {', '.join(alarms) or '-'} | {share:.2f} | {high}", flush=True)
+        print(f"{name} | {label} | {count} | {', '.join(alarms) or '-'} | {share:.2f} | {high}", flush=True)
     return 0
 
 
