@@ -35,18 +35,10 @@ POSITIVE_KINDS = ("walk_in", "music_walk", "seated")  # someone is in the room
 
 def probabilities(model: object, ex: dict[str, np.ndarray]) -> np.ndarray:
     """(hops, 3) class probabilities; hops without a target (front end settling) get P(none) = 1."""
-    import torch
-
-    f = ex["features"]
-    pad = np.zeros((recipe.CONTEXT_FRAMES - 1, recipe.FEATURE_SIZE), dtype=np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, f]), (recipe.CONTEXT_FRAMES, f.shape[1]))[:, 0]
-    out = np.zeros((len(f), 3), dtype=np.float32)
+    out = np.zeros((len(ex["features"]), 3), dtype=np.float32)
     out[:, 0] = 1.0
     valid = np.flatnonzero(ex["target"] >= 0)
-    with torch.no_grad():
-        for b in range(0, len(valid), 4096):
-            idx = valid[b : b + 4096]
-            out[idx] = torch.softmax(model(torch.from_numpy(np.ascontiguousarray(view[idx]))), dim=1).numpy()  # type: ignore[operator]
+    out[valid] = recipe.predict(model, recipe.context_windows(ex["features"])[valid])
     return out
 
 

@@ -456,14 +456,31 @@ def load_pool(pool: str) -> list[dict[str, np.ndarray]]:
     return out
 
 
+def context_windows(features: np.ndarray) -> np.ndarray:
+    """(frames, CONTEXT_FRAMES, FEATURE_SIZE) view: each frame's context, zeros before the first frame
+    (as :class:`~echo_sense_dsp.presence.classifier.MotionClassifier` builds it)."""
+    pad = np.zeros((CONTEXT_FRAMES - 1, FEATURE_SIZE), dtype=np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, features]), (CONTEXT_FRAMES, FEATURE_SIZE))
+    return view[:, 0]
+
+
+def predict(model: Any, windows: np.ndarray) -> np.ndarray:
+    """(N, 3) class probabilities of a PyTorch model for (N, CONTEXT_FRAMES, FEATURE_SIZE) windows."""
+    import torch
+
+    out = np.zeros((len(windows), len(MOTION_CLASSES)), dtype=np.float32)
+    with torch.no_grad():
+        for b in range(0, len(windows), 4096):
+            x = torch.from_numpy(np.ascontiguousarray(windows[b : b + 4096]))
+            out[b : b + 4096] = torch.softmax(model(x), dim=1).numpy()
+    return out
+
+
 def windows(example: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """All (CONTEXT_FRAMES, FEATURE_SIZE) windows ending at a frame with a target."""
-    f, y = example["features"], example["target"]
-    pad = np.zeros((CONTEXT_FRAMES - 1, FEATURE_SIZE), dtype=np.float32)
-    fp = np.concatenate([pad, f])
+    y = example["target"]
     idx = np.flatnonzero(y >= 0)
-    view = np.lib.stride_tricks.sliding_window_view(fp, (CONTEXT_FRAMES, FEATURE_SIZE))[:, 0]
-    return view[idx], y[idx]
+    return context_windows(example["features"])[idx], y[idx]
 
 
 def build_model(channels: int, kernel: int) -> Any:

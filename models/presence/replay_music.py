@@ -32,7 +32,6 @@ import bench_presence as bp  # noqa: E402  (sets the thread limits before numpy'
 import recipe  # noqa: E402
 
 from echo_sense_dsp.presence import Calibration  # noqa: E402
-from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES  # noqa: E402
 from echo_sense_dsp.presence.demodulation import HOP_S  # noqa: E402
 from echo_sense_dsp.presence.detector import music_model_active  # noqa: E402
 from echo_sense_dsp.presence.features import FEATURE_SIZE, peak_band_snr_db, radial_asymmetry_db  # noqa: E402
@@ -72,22 +71,6 @@ def front_end_trace(i: int, cal: Calibration, dev: dict[str, object]) -> dict[st
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, **out)
     tmp.replace(path)
-    return out
-
-
-def probabilities(model: object, features: np.ndarray) -> np.ndarray:
-    """(hops, 3) for each hop's context of the last CONTEXT_FRAMES rows (zeros before the first), as
-    :class:`~echo_sense_dsp.presence.classifier.MotionClassifier` builds it."""
-    import torch
-
-    pad = np.zeros((CONTEXT_FRAMES - 1, FEATURE_SIZE), dtype=np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(np.concatenate([pad, features]), (CONTEXT_FRAMES, FEATURE_SIZE))
-    view = view[:, 0]
-    out = np.zeros((len(features), 3), dtype=np.float32)
-    with torch.no_grad():
-        for b in range(0, len(features), 4096):
-            x = torch.from_numpy(np.ascontiguousarray(view[b : b + 4096]))
-            out[b : b + 4096] = torch.softmax(model(x), dim=1).numpy()  # type: ignore[operator]
     return out
 
 
@@ -159,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in chunks:
         trace = front_end_trace(i, cal, dev)
         feats = trace["features"][trace["sensing"]]
-        traces[i] = (trace, probabilities(main_model, feats), feats)
+        traces[i] = (trace, recipe.predict(main_model, recipe.context_windows(feats)), feats)
     hours = len(chunks) * bp.MUSIC_CHUNK_S / 3600
     print(f"{len(chunks)} music chunks ({hours:.2f} h){' with ' + args.kinds if args.kinds else ''}")
     print(
@@ -174,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         alarms: list[str] = []
         count, occupied_hops, total_hops, high = 0, 0, 0, 0
         for i, (trace, main_p, feats) in traces.items():
-            music_p = probabilities(model, feats)
+            music_p = recipe.predict(model, recipe.context_windows(feats))
             occ = replay(trace, main_p, music_p, settings)
             rising = int(np.sum(np.diff(occ.astype(int), prepend=0) == 1))
             if rising:
