@@ -45,7 +45,7 @@ from echo_sense_dsp.presence import (
     plan_calibration,
 )
 from echo_sense_dsp.presence.demodulation import Demodulator
-from echo_sense_dsp.presence.music import REGRESSOR_POWERS, reference_regressors
+from echo_sense_dsp.presence.drive import REGRESSOR_POWERS, reference_regressors
 from echo_sense_dsp.room import LiveRoom, load_scenario, render_scenario, scenario_drive
 from echo_sense_dsp.room.baseband import BasebandRoom
 
@@ -363,7 +363,7 @@ def _code_key(music: bool = False) -> str:
     """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid.
 
     The music model only with ``music``: the probe-only long run never runs it (NeuralScorer switches on music)."""
-    presence = ("demodulation", "features", "music", "classifier", "detector", "tracker", "probe")
+    presence = ("demodulation", "drive", "features", "music", "classifier", "detector", "tracker", "probe")
     room = ("baseband", "engine", "motion", "geometry", "scenario")
     models = ["presence.onnx", "presence_music.onnx"] if music else ["presence.onnx"]
     return _files_key(
@@ -406,6 +406,41 @@ def run_long_chunk(i: int, cal: Calibration, dev: dict[str, Any]) -> dict[str, A
     return save_chunk(path, {"scenario": i, "kinds": kinds}, occupied, cpu, hops * dets[SCORERS[0]].hop_frames / FS)
 
 
+def carry_long_results(
+    old_key: str, chunks: int, check: int, cal: Calibration, dev: dict[str, Any], worker: int = 0, workers: int = 1
+) -> bool:
+    """Reuse the long run's results cached under an earlier code key after a change that cannot reach the
+    no-music path (one that acts only while music plays): re-run ``check`` chunks spread over the run with
+    this code and, only when every one gives the cached alarms and occupancy, copy the others to this key.
+
+    With ``workers`` > 1 this process re-runs and compares its share of the sample only; the copy is made by
+    a run over the whole sample (whose chunks are then cached). Returns False on any difference (nothing is
+    copied then)."""
+    import json
+
+    sample = sorted({round(j * chunks / check) for j in range(check)})
+    old = {
+        i: long_chunk_path(i, cal).with_name(f"{old_key}-{long_chunk_path(i, cal).name.split('-', 1)[1]}")
+        for i in range(chunks)
+    }
+    missing = [i for i in range(chunks) if not old[i].exists()]
+    if missing:
+        raise SystemExit(f"{len(missing)} chunks not cached under {old_key} (first: {missing[0]})")
+    same = True
+    fields = ("false_alarms", "alarm_times_s", "occupied_fraction")
+    for i in tqdm(sample[worker::workers], desc="carry check", file=sys.stderr, mininterval=5):
+        new, cached = run_long_chunk(i, cal, dev), json.loads(old[i].read_text())
+        if any(new[f] != cached[f] for f in fields):
+            print(f"chunk {i} differs from {old_key}: " + ", ".join(f"{f} {cached[f]} -> {new[f]}" for f in fields))
+            same = False
+    if same and workers == 1:
+        for i in range(chunks):
+            if not long_chunk_path(i, cal).exists():
+                long_chunk_path(i, cal).write_text(old[i].read_text())
+        print(f"{len(sample)} re-run chunks equal their results under {old_key}: {chunks} chunks carried over")
+    return same
+
+
 MUSIC_CHUNK_S = 300.0  # full render at 96 kHz: 5 simulated minutes per chunk (0.1 GB of drive)
 MUSIC_SERIES = 10_000  # the music chunks draw other rooms than the long run's
 
@@ -425,11 +460,12 @@ def long_music_chunk_path(i: int, cal: Calibration) -> Path:
 
 
 def _render_key() -> str:
-    """Hash of what a music chunk's baseband depends on: the simulator, the probe, the demodulator."""
+    """Hash of what a music chunk's baseband depends on: the simulator, the probe, the drive's powers, the
+    demodulator (not the canceller, which runs after it)."""
     import echo_sense_dsp
 
     room = sorted(p.name for p in (Path(echo_sense_dsp.__file__).parent / "room").glob("*.py"))
-    return _files_key([f"presence/{n}.py" for n in ("demodulation", "probe", "music")] + [f"room/{n}" for n in room])
+    return _files_key([f"presence/{n}.py" for n in ("demodulation", "probe", "drive")] + [f"room/{n}" for n in room])
 
 
 def music_chunk_baseband(i: int, cal: Calibration, dev: dict[str, Any]) -> np.ndarray:
@@ -642,6 +678,13 @@ def main() -> int:
     parser.add_argument(
         "--long-table-only", action="store_true", help="only print the long run's table from the cached chunks"
     )
+    parser.add_argument(
+        "--carry-long-from",
+        metavar="KEY",
+        help="reuse the no-music long run cached under this earlier code key (see carry_long_results); with "
+        "--worker/--workers only the check is shared out, a last run without them copies",
+    )
+    parser.add_argument("--carry-check", type=int, default=48, help="chunks re-run to check a carry-over")
     parser.add_argument("--worker", type=int, default=0, help="with --long-only: this process's share ...")
     parser.add_argument("--workers", type=int, default=1, help="... of this many processes")
     parser.add_argument(BLAS_DEFAULT_FLAG, action="store_true", help=argparse.SUPPRESS)
@@ -662,6 +705,9 @@ def main() -> int:
 
         print(json.dumps(cpu_check(cal, dev)))
         return 0
+    if args.carry_long_from:
+        same = carry_long_results(args.carry_long_from, chunks, args.carry_check, cal, dev, args.worker, args.workers)
+        return 0 if same else 1
     if args.long_table_only:
         if chunks:
             print_long_table([run_long_chunk(i, cal, dev) for i in range(chunks) if long_chunk_path(i, cal).exists()])

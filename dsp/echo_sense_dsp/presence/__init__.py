@@ -6,6 +6,7 @@ probe               the inaudible CW probe (>= 32 kHz at 96 kHz; 19-23 kHz at th
 calibration         stepped-tone sweep plan, per-mic carrier SNR and noise floor, choice of the
                     frequency and the lowest level reaching the wanted range (sonar equation [1]_)
 demodulation        complex mixer + two-stage polyphase decimation to a 4 kHz baseband [2]_
+drive               the drive's powers d, d^2, d^3, demodulated next to the mics
 music               drive-referenced cancellation of the speaker's intermodulation (Volterra
                     regressors d, d^2, d^3; per-mic complex FIR by block least squares) [3]_ [4]_
 features            static (zero-Doppler) removal, Doppler spectrum in radial-velocity bands,

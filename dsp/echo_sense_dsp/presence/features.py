@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 from ..physics import SPEED_OF_SOUND_M_S
 from .blockfilter import BlockFilterBank
 from .demodulation import BASEBAND_RATE_HZ, Demodulator
-from .music import REGRESSOR_POWERS, DistortionCanceller, reference_regressors
+from .drive import REGRESSOR_POWERS, reference_regressors
+from .music import DistortionCanceller
 
 DOPPLER_FFT_SIZE = 256  # baseband samples (64 ms at 4 kHz, 15.6 Hz bins)
 VELOCITY_BAND_EDGES_M_S = (0.07, 0.12, 0.2, 0.3, 0.45, 0.65, 0.9, 1.25, 1.7, 2.3, 3.0, 4.0)
@@ -268,7 +269,7 @@ class DopplerFrontEnd:
         ----------
         baseband : ndarray, shape (baseband_hop, mic_count + 3), complex64: the demodulated
             mics, then the demodulated drive powers d, d^2, d^3
-            (:func:`~echo_sense_dsp.presence.music.reference_regressors`).
+            (:func:`~echo_sense_dsp.presence.drive.reference_regressors`).
         reference_known : False when the drive is unknown (the regressor columns are ignored).
 
         Returns

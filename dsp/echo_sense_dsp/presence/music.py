@@ -23,33 +23,18 @@ from numpy.typing import NDArray
 from scipy.signal import butter
 
 from .blockfilter import SINGLE_THREAD_PRODUCT, BlockFilterBank
+from .drive import REGRESSOR_POWERS
 
-REGRESSOR_POWERS = (1, 2, 3)  # demodulated d, d^2, d^3
 # The cone excursion e (the drive low-passed at a few hundred Hz) modulates the probe: e * p
 # lands at baseband as the low-passed music. The d^2 regressor's baseband holds the music
 # itself (2 p m -> m), so low-passed copies of it at these corners stand in for e.
 EXCURSION_CUTOFFS_HZ = (100.0, 300.0, 1000.0)
 CANCELLER_TAPS = 8  # complex taps per regressor at the 4 kHz baseband (2 ms)
-FORGETTING_PER_HOP = 0.97  # exponential forgetting of the correlations (time constant ~0.65 s)
+# Exponential forgetting of the correlations (time constant ~0.2 s). The fit is a compromise that
+# shifts with the music's spectrum; at 0.97 (~0.65 s) its lag after a change in loud music left a
+# residue that looked like a walker for up to a second (models/presence/CARD.md, session 10).
+FORGETTING_PER_HOP = 0.9
 _REGULARISATION = 1e-4  # relative to the mean regressor power
-
-
-def reference_regressors(reference: NDArray[np.float32], out: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Powers of the drive signal that the canceller demodulates.
-
-    Parameters
-    ----------
-    reference : ndarray, shape (frames,), float32: the drive signal sent to the speaker.
-    out : ndarray, shape (frames, len(REGRESSOR_POWERS)), float32, written in place.
-
-    Returns
-    -------
-    ``out``: columns ``d``, ``d^2``, ``d^3``.
-    """
-    out[:, 0] = reference
-    np.multiply(reference, reference, out=out[:, 1])
-    np.multiply(out[:, 1], reference, out=out[:, 2])
-    return out
 
 
 class DistortionCanceller:
@@ -149,8 +134,6 @@ __all__ = [
     "CANCELLER_TAPS",
     "EXCURSION_CUTOFFS_HZ",
     "FORGETTING_PER_HOP",
-    "REGRESSOR_POWERS",
     "SINGLE_THREAD_PRODUCT",
     "DistortionCanceller",
-    "reference_regressors",
 ]

@@ -50,14 +50,16 @@ class TrackerSettings:
         (:func:`~echo_sense_dsp.presence.features.peak_band_snr_db`) must reach this. Under very
         loud music both classifiers can call major motion for many frames in which no band holds
         any echo above the floor; a walker's echo stands above the residue
-        (models/presence/CARD.md, session 6). 0 turns it off.
+        (models/presence/CARD.md, session 6). 0 turns it off. Both music checks were raised
+        (3 -> 4 and 3 -> 5 dB) once the faster canceller left less residue: a walker's echo at
+        -6 dBFS music clears them with 1 dB to spare, a curtain's did not (CARD.md, session 10).
     music_trigger_frames : the same while music plays through the probe's speaker. When the
         music's distortion changes (a new note, a beat), the canceller's fit still describes the
-        old one until newer data outweighs it: its memory half-life is ln 0.5 / ln
-        :data:`~echo_sense_dsp.presence.music.FORGETTING_PER_HOP` = 23 hops, and its residue can
-        look like motion for up to about that long. 20 hops (0.4 s) is a value picked on the
-        benchmark suite inside that scale: 10 raised a false alarm under loud music, 23 loses
-        walk-ins whose Doppler drops out now and then (see models/presence/CARD.md).
+        old one until newer data outweighs it (memory half-life ln 0.5 / ln
+        :data:`~echo_sense_dsp.presence.music.FORGETTING_PER_HOP` = 7 hops), and its residue can
+        look like motion meanwhile. 20 hops (0.4 s) was picked on the benchmark suite when that
+        half-life was 23 hops: 10 raised a false alarm under loud music, 23 lost walk-ins whose
+        Doppler drops out now and then (see models/presence/CARD.md).
     """
 
     sensitivity: float = 0.5
@@ -65,8 +67,8 @@ class TrackerSettings:
     trigger_frames: int = 3
     music_trigger_frames: int = 20
     min_asymmetry_db: float = 1.5
-    min_music_asymmetry_db: float = 3.0
-    min_music_echo_snr_db: float = 3.0
+    min_music_asymmetry_db: float = 4.0
+    min_music_echo_snr_db: float = 5.0
 
     @property
     def strict_threshold(self) -> float:

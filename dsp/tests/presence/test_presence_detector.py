@@ -18,6 +18,7 @@ from echo_sense_dsp.presence import (
     TrackerSettings,
 )
 from echo_sense_dsp.presence.demodulation import Demodulator
+from echo_sense_dsp.presence.drive import REGRESSOR_POWERS, reference_regressors
 from echo_sense_dsp.presence.features import (
     BAND_COUNT,
     FEATURE_LAYOUT,
@@ -25,7 +26,7 @@ from echo_sense_dsp.presence.features import (
     peak_band_snr_db,
     radial_asymmetry_db,
 )
-from echo_sense_dsp.presence.music import REGRESSOR_POWERS, DistortionCanceller, reference_regressors
+from echo_sense_dsp.presence.music import DistortionCanceller
 
 WALK_START_S = 2.5
 DETECT_WITHIN_S = 1.0  # walk-ins must be detected within this
@@ -310,3 +311,24 @@ def test_canceller_serves_cards_with_many_inputs_as_it_serves_four_mics() -> Non
         out_four = four.process(np.ascontiguousarray(mics[:, :4]), regressors)
         np.testing.assert_allclose(out_many[:, :4], out_four, rtol=1e-4, atol=1e-6)
     assert many.active and not np.allclose(out_many, mics)  # it did cancel, on every one of the 32 inputs
+
+
+def test_canceller_follows_a_change_in_the_distortion_within_a_third_of_a_second() -> None:
+    """When what the music's distortion looks like at the mics changes (in a room, a new note excites the
+    model's mismatch differently), the residue must fall back quickly: a slow fit's residue looked like a
+    walker for up to a second under loud music (models/presence/CARD.md, session 10)."""
+    rng = np.random.default_rng(3)
+    hop = 80
+    canceller = DistortionCanceller(4, hop, 4000.0)
+    coupling = rng.standard_normal((2, 4)) + 1j * rng.standard_normal((2, 4))
+    residue_db = []
+    for h in range(110):
+        regressors = (rng.standard_normal((hop, 3)) + 1j * rng.standard_normal((hop, 3))).astype(np.complex64)
+        leak = regressors[:, 1:2] * coupling[min(h // 50, 1)]  # the coupling changes at hop 50
+        mics = (leak + 1e-3 * rng.standard_normal((hop, 4))).astype(np.complex64)
+        residual = canceller.process(mics, regressors)
+        residue_db.append(10 * np.log10(np.vdot(residual, residual).real / np.vdot(leak, leak).real))
+    assert residue_db[49] < -40.0  # converged before the change
+    assert residue_db[50] > -10.0  # the change is not cancelled at once
+    assert residue_db[65] < residue_db[50] - 10.0  # 10 dB down within 0.3 s (the old forgetting: 4 dB)
+    assert max(residue_db[100:]) < residue_db[50] - 30.0  # 30 dB down within a second (the old: 13 dB)
