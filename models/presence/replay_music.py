@@ -40,9 +40,17 @@ from echo_sense_dsp.presence.tracker import OccupancyTracker, TrackerSettings  #
 FLAGS = ("sensing", "music", "music_model")
 
 
+def _front_end_key() -> str:
+    """Hash of what a trace depends on beyond the capture: the front end and the music model's switch (not the
+    tracker or the models, which the replay runs itself)."""
+    return bp._files_key(
+        [f"presence/{n}.py" for n in ("blockfilter", "demodulation", "drive", "features", "music", "detector")]
+    )
+
+
 def front_end_trace(i: int, cal: Calibration, dev: dict[str, object]) -> dict[str, np.ndarray]:
     """Chunk ``i``'s per-hop front-end record (cached next to the captures, keyed like them)."""
-    path = bp.CACHE / "long-music-trace" / f"{bp._code_key(music=False)}-{bp.music_baseband_path(i, cal).stem}.npz"
+    path = bp.CACHE / "long-music-trace" / f"{_front_end_key()}-{bp.music_baseband_path(i, cal).stem}.npz"
     if path.exists():
         with np.load(path) as z:
             return dict(z)
@@ -149,25 +157,31 @@ def main(argv: list[str] | None = None) -> int:
         "model | music trigger | false alarms | alarm chunks (music dBFS) | occupied % "
         "| music-model hops with P(major) >= 0.5"
     )
-    for name, trigger in ((n, t) for n in args.model for t in args.music_trigger):
+    for name in args.model:
         model = load_model(name)
-        settings = dataclasses.replace(base, **trigger)
-        st = settings
-        label = f"{st.music_trigger_frames}:{st.min_music_asymmetry_db:g}:{st.min_music_echo_snr_db:g}"
-        alarms: list[str] = []
-        count, occupied_hops, total_hops, high = 0, 0, 0, 0
-        for i, (trace, main_p, feats) in traces.items():
-            music_p = recipe.predict(model, recipe.context_windows(feats))
-            occ = replay(trace, main_p, music_p, settings)
-            rising = int(np.sum(np.diff(occ.astype(int), prepend=0) == 1))
-            if rising:
-                alarms.append(f"{i} ({bp.long_music_scenario(i, dev)[2]:.0f}): {rising}")
-            count += rising
-            occupied_hops += int(occ.sum())
-            total_hops += len(occ)
-            high += int(np.sum(music_p[trace["music_model"][trace["sensing"]], 2] >= 0.5))
-        share = 100 * occupied_hops / total_hops
-        print(f"{name} | {label} | {count} | {', '.join(alarms) or '-'} | {share:.2f} | {high}", flush=True)
+        music_ps = {i: recipe.predict(model, recipe.context_windows(feats)) for i, (_, _, feats) in traces.items()}
+        high = sum(
+            int(np.sum(music_ps[i][trace["music_model"][trace["sensing"]], 2] >= 0.5))
+            for i, (trace, _, _) in traces.items()
+        )
+        for trigger in args.music_trigger:
+            settings = dataclasses.replace(base, **trigger)
+            label = (
+                f"{settings.music_trigger_frames}:{settings.min_music_asymmetry_db:g}:"
+                f"{settings.min_music_echo_snr_db:g}"
+            )
+            alarms: list[str] = []
+            count, occupied_hops, total_hops = 0, 0, 0
+            for i, (trace, main_p, _) in traces.items():
+                occ = replay(trace, main_p, music_ps[i], settings)
+                rising = int(np.sum(np.diff(occ.astype(int), prepend=0) == 1))
+                if rising:
+                    alarms.append(f"{i} ({bp.long_music_scenario(i, dev)[2]:.0f}): {rising}")
+                count += rising
+                occupied_hops += int(occ.sum())
+                total_hops += len(occ)
+            share = 100 * occupied_hops / total_hops
+            print(f"{name} | {label} | {count} | {', '.join(alarms) or '-'} | {share:.2f} | {high}", flush=True)
     return 0
 
 
