@@ -52,7 +52,7 @@ from echo_sense_dsp.room.baseband import BasebandRoom
 FS = 96000
 BLOCK = 960  # the engine's 10 ms block
 HOLD_TIME_S = 60.0  # the library default
-ROOM = {"size_m": [5.0, 4.0, 2.7], "absorption": [0.2, 0.2, 0.25, 0.25, 0.3, 0.15]}
+ROOM: dict[str, object] = {"size_m": [5.0, 4.0, 2.7], "absorption": [0.2, 0.2, 0.25, 0.25, 0.3, 0.15]}
 DEVICE_POS = [0.3, 2.0, 0.8]
 SCORERS = ("neural", "energy_threshold")
 RANGE_NOISE_DBFS = (-85.0, -90.0, -95.0)  # -100 dBFS: the main range table
@@ -113,7 +113,7 @@ def walk_in(i: int, dev: dict[str, Any], *, far: bool = False) -> dict[str, Any]
     """Someone enters through a door and walks to a seat; entry at 3 s."""
     rng = np.random.default_rng(7000 + i + (500 if far else 0))
     if far:  # a long room: the door is 4.5-7 m from the device
-        room = {"size_m": [8.0, 5.0, 2.7], "absorption": 0.2}
+        room: dict[str, object] = {"size_m": [8.0, 5.0, 2.7], "absorption": 0.2}
         x = float(rng.uniform(4.6, 7.0))
         outside, inside = [x, -0.6], [x, 0.4]
         seat = [x - 0.3, 1.5]
@@ -303,10 +303,13 @@ def long_empty_scenario(i: int, dev: dict[str, Any], duration_s: float = LONG_CH
     }
     d = dict(dev, position_m=[0.3, float(rng.uniform(0.5, ly - 0.5)), float(rng.uniform(0.5, 1.2))])
     parts: dict[str, Any] = {"room": room}
-    kinds = []
+    kinds: list[str] = []
     while not kinds:  # at least one distractor (a bare empty room is the easy case)
         kinds = [k for k in ("fan", "curtains + HVAC", "next room") if rng.random() < 0.5]
-    spot = lambda: [float(rng.uniform(0.8, lx - 0.4)), float(rng.uniform(0.4, ly - 0.4))]  # noqa: E731
+
+    def spot() -> list[float]:
+        return [float(rng.uniform(0.8, lx - 0.4)), float(rng.uniform(0.4, ly - 0.4))]
+
     if "fan" in kinds:
         ang = rng.uniform(0, 2 * np.pi)
         parts["fans"] = [
@@ -475,7 +478,8 @@ def music_chunk_baseband(i: int, cal: Calibration, dev: dict[str, Any]) -> np.nd
     do it; about 2 min of one core per chunk) and cached, so any detector or model re-runs on it in seconds."""
     path = music_baseband_path(i, cal)
     if path.exists():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     sc, _, level_db = long_music_scenario(i, dev)
     n = round(MUSIC_CHUNK_S * FS) // BLOCK * BLOCK
     drive = np.clip(probe(cal, n) + music(sc, level_db)[:n], -1, 1).astype(np.float32)

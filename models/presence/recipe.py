@@ -28,7 +28,13 @@ import numpy as np
 from scipy.signal import butter, sosfilt
 from tqdm import tqdm
 
-from echo_sense_dsp.presence.classifier import CONTEXT_FRAMES, MOTION_CLASSES
+from echo_sense_dsp.presence.classifier import (
+    CONTEXT_FRAMES,
+    MODEL_NAME,
+    MOTION_CLASSES,
+    MUSIC_MODEL_NAME,
+    asset_paths,
+)
 from echo_sense_dsp.presence.demodulation import HOP_S
 from echo_sense_dsp.presence.features import FEATURE_LAYOUT, FEATURE_SIZE, extract_features
 
@@ -530,8 +536,8 @@ def load_checkpoint(stage: str) -> Any:
     import torch
 
     if stage in ("shipped", "shipped_music"):
-        name = "presence_music" if stage == "shipped_music" else "presence"
-        return model_from_onnx(HERE.parents[1] / "dsp" / "echo_sense_dsp" / "assets" / f"{name}.onnx")
+        onnx_path, _ = asset_paths(MUSIC_MODEL_NAME if stage == "shipped_music" else MODEL_NAME)
+        return model_from_onnx(onnx_path)
     ckpt = torch.load(cache_dir() / f"{stage}.pt", weights_only=False)
     model = build_model(**ckpt["model_kwargs"])
     model.load_state_dict(ckpt["state_dict"])
