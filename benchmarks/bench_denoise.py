@@ -143,7 +143,9 @@ def echo_sense(model: Path | None = None, settings: DenoiserSettings | None = No
 
 
 def build_methods(
-    int8_model: Path | None, variants: dict[str, DenoiserSettings] | None = None
+    int8_model: Path | None,
+    variants: dict[str, DenoiserSettings] | None = None,
+    models: dict[str, Path] | None = None,
 ) -> tuple[dict[str, Method], dict[str, str]]:
     """Registry of methods; a baseline that cannot load is skipped with its reason."""
     factories: dict[str, Callable[[], Method]] = {
@@ -152,6 +154,8 @@ def build_methods(
     }
     for label, settings in (variants or {}).items():
         factories[f"echo_sense ({label})"] = lambda settings=settings: echo_sense(None, settings)
+    for label, path in (models or {}).items():
+        factories[f"echo_sense ({label})"] = lambda path=path: echo_sense(path)
     if int8_model is not None:
         factories["echo_sense (int8)"] = lambda: echo_sense(int8_model)
     factories |= {
@@ -285,6 +289,13 @@ def main() -> None:
         metavar="LABEL=JSON",
         help="an extra echo_sense row with these DenoiserSettings, e.g. 'old={\"clear_band_oversub\": 0}'",
     )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="an extra echo_sense row with another model (ONNX with its sidecar), default settings",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -293,7 +304,8 @@ def main() -> None:
     for spec in args.variant:
         label, _, settings = spec.partition("=")
         variants[label] = DenoiserSettings(**json.loads(settings))
-    methods, skipped = build_methods(args.int8, variants)
+    models = {label: Path(path) for label, _, path in (spec.partition("=") for spec in args.model)}
+    methods, skipped = build_methods(args.int8, variants, models)
     if args.only:
         methods = {k: v for k, v in methods.items() if any(o in k for o in args.only)}
     mixtures = list(dataset.validation_mixtures(args.count + args.noise_only + args.clean_only, seed=1234))

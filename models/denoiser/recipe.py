@@ -36,6 +36,7 @@ from echo_sense_dsp.voice.features import FEATURE_LAYOUT
 HERE = Path(__file__).resolve().parent
 CHECKPOINT_DIR = HERE / "checkpoints"
 NO_TARGET = -1.0  # same value as dataset.NO_TARGET
+LOG_SPECTRAL_ABS_FLOOR = 1.6e-6  # band energy of a -90 dBFS signal over 32 bands: WINDOW_SIZE**2 / 2 * 1e-9 / 32
 
 
 def load_config(path: Path = HERE / "config.toml") -> dict[str, Any]:
@@ -133,8 +134,37 @@ def masked_loss(
     return (mask * err).sum() / mask.sum().clamp_min(1.0)
 
 
-def total_loss(net_out: tuple[torch.Tensor, ...], gains: torch.Tensor, strengths: torch.Tensor, cfg: dict[str, Any]):
-    """Output at step t is compared with the target of frame t - lookahead."""
+def log_spectral_loss(
+    pred: torch.Tensor, target: torch.Tensor, features: torch.Tensor, floor_db: float
+) -> torch.Tensor:
+    """Mean ``|log10(g^2 Ey + F) - log10(Ex + F)|`` (bels) of the enhanced band energies, NO_TARGET masked.
+
+    ``Ey`` is the noisy band energy (the features' ``band_log_energy``), ``Ex = g_target^2 Ey`` the
+    clean one. ``F`` is ``floor_db`` below the crop's loudest clean band (and never under
+    ``LOG_SPECTRAL_ABS_FLOOR``): errors under it are inaudible next to the speech, errors over it
+    cost by their level in dB, which is how residual noise (BAK) and lost speech (SIG) are heard.
+    """
+    mask = (target != NO_TARGET).float()
+    e_noisy = 10.0 ** features[..., FEATURE_LAYOUT.band_log_energy]
+    e_clean = target.clamp_min(0.0) ** 2 * e_noisy
+    peak = (mask * e_clean).amax(dim=(1, 2), keepdim=True)
+    floor = (peak * 10.0 ** (-floor_db / 10.0)).clamp_min(LOG_SPECTRAL_ABS_FLOOR)
+    d = torch.log10(pred.clamp_min(0.0) ** 2 * e_noisy + floor) - torch.log10(e_clean + floor)
+    return (mask * d.abs()).sum() / mask.sum().clamp_min(1.0)
+
+
+def total_loss(
+    net_out: tuple[torch.Tensor, ...],
+    gains: torch.Tensor,
+    strengths: torch.Tensor,
+    cfg: dict[str, Any],
+    features: torch.Tensor | None = None,
+):
+    """Output at step t is compared with the target of frame t - lookahead.
+
+    With ``features`` and ``train.log_spectral_weight`` > 0, :func:`log_spectral_loss` is added
+    (training only: validation losses stay comparable across runs).
+    """
     la = int(cfg["model"]["lookahead_frames"])
     g_hat, r_hat, _ = net_out
     g_hat, r_hat = g_hat[:, la:], r_hat[:, la:]
@@ -144,7 +174,12 @@ def total_loss(net_out: tuple[torch.Tensor, ...], gains: torch.Tensor, strengths
     # strengths: the loss acts on (1 - r)^gamma, as PercepNet does
     one_minus = torch.where(strengths == NO_TARGET, strengths, 1.0 - strengths)
     lr = masked_loss(1.0 - r_hat, one_minus, t["gain_gamma"], t["quartic_weight"])
-    return lg + t["strength_weight"] * lr, lg, lr
+    loss = lg + t["strength_weight"] * lr
+    lsd_weight = float(t.get("log_spectral_weight", 0.0))
+    if features is not None and lsd_weight:
+        aligned = features[:, : features.shape[1] - la]
+        loss = loss + lsd_weight * log_spectral_loss(g_hat, gains, aligned, float(t.get("log_spectral_floor_db", 50.0)))
+    return loss, lg, lr
 
 
 def load_data(cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -258,7 +293,7 @@ def train(
         starts = rng.integers(0, frames - seq, size=batch)
         idx = torch.from_numpy(starts[:, None] + np.arange(seq)[None]).to(device)
         f, g, r = (train_data[k][idx] for k in ("features", "band_gains", "comb_strengths"))
-        loss, lg, lr_ = total_loss(net(f, torch.zeros(2, batch, net.gru_size, device=device)), g, r, cfg)
+        loss, lg, lr_ = total_loss(net(f, torch.zeros(2, batch, net.gru_size, device=device)), g, r, cfg, f)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
