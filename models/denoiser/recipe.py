@@ -195,9 +195,14 @@ def load_data(cfg: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.
 
 def evaluate(
     net: DenoiserNet, val: dict[str, np.ndarray], cfg: dict[str, Any], device: torch.device
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
+    """Mean validation gain loss, strength loss and training loss (the one checkpoints are picked on).
+
+    The training loss includes :func:`log_spectral_loss` when it is on, so a run that trades gain
+    loss for it is judged on what it optimises.
+    """
     net.eval()
-    total_g = total_r = 0.0
+    total_g = total_r = total = 0.0
     n = 0
     with torch.no_grad():
         start = 0
@@ -208,12 +213,13 @@ def evaluate(
             g = torch.from_numpy(val["band_gains"][sl])[None].to(device)
             r = torch.from_numpy(val["comb_strengths"][sl])[None].to(device)
             state = torch.zeros(2, 1, net.gru_size, device=device)
-            _, lg, lr = total_loss(net(f, state), g, r, cfg)
+            loss, lg, lr = total_loss(net(f, state), g, r, cfg, f)
             total_g += float(lg)
             total_r += float(lr)
+            total += float(loss)
             n += 1
     net.train()
-    return total_g / n, total_r / n
+    return total_g / n, total_r / n, total / n
 
 
 def train(
@@ -251,9 +257,8 @@ def train(
     elif init_onnx is not None:  # fine-tune: keep the exported model's normalisation too
         load_onnx_weights(net, init_onnx)
         net.to(device)
-        vg, vr = evaluate(net, val, cfg, device)
-        best = vg + t["strength_weight"] * vr
-        print(f"initial weights from {init_onnx}: val g {vg:.4f} r {vr:.4f}", flush=True)
+        vg, vr, best = evaluate(net, val, cfg, device)
+        print(f"initial weights from {init_onnx}: val g {vg:.4f} r {vr:.4f} loss {best:.4f}", flush=True)
     else:
         f = train_data["features"]
         net.feature_mean.copy_(f.mean(dim=0).cpu())
@@ -306,13 +311,12 @@ def train(
         now = time.monotonic()
         bar.update(min(round(now - t0), bar.total) - bar.n)  # the bar runs over the time budget
         if now - last_eval > 60.0 * t["eval_minutes"]:
-            vg, vr = evaluate(net, val, cfg, device)
+            vg, vr, v = evaluate(net, val, cfg, device)
             tg, tr = np.mean(running, axis=0)
             running.clear()
-            v = vg + t["strength_weight"] * vr
             print(
                 f"step {step} {(now - t0) / 60:.1f} min lr {lr:.2e} train g {tg:.4f} r {tr:.4f}"
-                f" | val g {vg:.4f} r {vr:.4f}",
+                f" | val g {vg:.4f} r {vr:.4f} loss {v:.4f}",
                 flush=True,
             )
             if v < best:
@@ -323,9 +327,8 @@ def train(
             save(last)
             last_ck = time.monotonic()
     bar.close()
-    vg, vr = evaluate(net, val, cfg, device)
-    v = vg + t["strength_weight"] * vr
-    print(f"final step {step} val g {vg:.4f} r {vr:.4f}", flush=True)
+    vg, vr, v = evaluate(net, val, cfg, device)
+    print(f"final step {step} val g {vg:.4f} r {vr:.4f} loss {v:.4f}", flush=True)
     if v < best:
         best = v
         save(checkpoint_dir / "best.pt")
