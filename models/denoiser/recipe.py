@@ -162,8 +162,9 @@ def total_loss(
 ):
     """Output at step t is compared with the target of frame t - lookahead.
 
-    With ``features`` and ``train.log_spectral_weight`` > 0, :func:`log_spectral_loss` is added
-    (training only: validation losses stay comparable across runs).
+    With ``features`` and ``train.log_spectral_weight`` > 0, :func:`log_spectral_loss` is added to
+    the returned loss; the gain and strength losses come back on their own too, so runs with and
+    without it can be compared.
     """
     la = int(cfg["model"]["lookahead_frames"])
     g_hat, r_hat, _ = net_out
