@@ -35,7 +35,9 @@ def main() -> None:
     parser.add_argument("--weight", type=float, action="append", default=[])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    template = next(p for p in args.models if p.suffix == ".pt")
+    template = next((p for p in args.models if p.suffix == ".pt"), None)
+    if template is None:
+        parser.error("give at least one training checkpoint (.pt): its model shape and metadata are kept")
     ck = torch.load(template, weights_only=False, map_location="cpu")
     weights = args.weight or [1.0] * len(args.models)
     if len(weights) != len(args.models):
