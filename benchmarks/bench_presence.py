@@ -365,12 +365,17 @@ def _files_key(relative: list[str]) -> str:
 def _code_key(music: bool = False) -> str:
     """Hash of the detector's and the simulator's code and the model: cached long-run results stay valid.
 
+    Every module the results depend on, the helpers they import included (``blockfilter``, ``physics``, ...).
     The music model only with ``music``: the probe-only long run never runs it (NeuralScorer switches on music)."""
-    presence = ("demodulation", "drive", "features", "music", "classifier", "detector", "tracker", "probe")
-    room = ("baseband", "engine", "motion", "geometry", "scenario")
+    presence = ("blockfilter", "calibration", "classifier", "demodulation", "detector", "drive", "features", "music")
+    presence += ("probe", "tracker")
+    room = ("baseband", "engine", "geometry", "labels", "motion", "scenario", "signals")
     models = ["presence.onnx", "presence_music.onnx"] if music else ["presence.onnx"]
     return _files_key(
-        [f"presence/{n}.py" for n in presence] + [f"room/{n}.py" for n in room] + [f"assets/{m}" for m in models]
+        [f"presence/{n}.py" for n in presence]
+        + [f"room/{n}.py" for n in room]
+        + ["physics.py", "resample.py"]
+        + [f"assets/{m}" for m in models]
     )
 
 
