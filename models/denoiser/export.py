@@ -120,6 +120,7 @@ def main() -> None:
             "name": MODEL_NAME,
             "version": f"{MODEL_NAME}_step_{ck['step']}"
             + ("_finetuned" if ck.get("init_from") else "")
+            + (f"_soup_of_{len(ck['soup'])}" if ck.get("soup") else "")  # soup.py: step is its first .pt's
             + ("_int8" if quantization != "float32" else ""),
             "sample_rate": SAMPLE_RATE,
             "frame_size": FRAME_SIZE,
