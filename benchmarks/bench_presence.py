@@ -367,8 +367,10 @@ def _code_key(music: bool = False) -> str:
 
     Every module the results depend on, the helpers they import included (``blockfilter``, ``physics``, ...).
     The music model only with ``music``: the probe-only long run never runs it (NeuralScorer switches on music)."""
-    presence = ("blockfilter", "calibration", "classifier", "demodulation", "detector", "drive", "features", "music")
-    presence += ("probe", "tracker")
+    presence = (
+        *("blockfilter", "calibration", "classifier", "demodulation", "detector"),
+        *("drive", "features", "music", "probe", "tracker"),
+    )
     room = ("baseband", "engine", "geometry", "labels", "motion", "scenario", "signals")
     models = ["presence.onnx", "presence_music.onnx"] if music else ["presence.onnx"]
     return _files_key(
