@@ -211,8 +211,19 @@ class Mixture:
     noise_name: str
 
 
-def make_mixture(rng: np.random.Generator, pool: Pool, *, max_s: float | None = None, augment: bool = True) -> Mixture:
-    """Draw one mixture from ``pool``: speech (augmented), a room, noise at a random SNR."""
+def make_mixture(
+    rng: np.random.Generator,
+    pool: Pool,
+    *,
+    max_s: float | None = None,
+    augment: bool = True,
+    early_s: float = EARLY_REFLECTIONS_S,
+) -> Mixture:
+    """Draw one mixture from ``pool``: speech (augmented), a room, noise at a random SNR.
+
+    ``early_s``: how much of the room response the target keeps (the draws do not depend on it, so
+    the same seed gives the same noisy signal with a drier or wetter target).
+    """
     speech = load(pool.speech[int(rng.integers(len(pool.speech)))])
     if max_s is not None and len(speech) > max_s * SAMPLE_RATE:
         speech = fit_length(rng, speech, int(rng.uniform(0.5, 1.0) * max_s * SAMPLE_RATE))
@@ -230,7 +241,7 @@ def make_mixture(rng: np.random.Generator, pool: Pool, *, max_s: float | None = 
         else:
             rir = simulated_rir(rng, rng.uniform(0.2, 0.8))
         rir = rir / np.abs(rir[0]) if abs(rir[0]) > 0 else rir
-        early = rir[: int(EARLY_REFLECTIONS_S * SAMPLE_RATE)]
+        early = rir[: max(1, int(early_s * SAMPLE_RATE))]
         wet = signal.fftconvolve(speech, rir)[:n].astype(np.float32)
         clean = signal.fftconvolve(speech, early)[:n].astype(np.float32)
         scale = 1.0 / rms(wet)
@@ -347,10 +358,12 @@ def dump(
     data_dir: Path = DATA_DIR,
     allow_missing: bool = False,
     max_minutes: float | None = None,
+    early_s: float = EARLY_REFLECTIONS_S,
 ) -> None:
     """Write ``count`` mixtures' features and targets to ``out_path`` (.npz, frames concatenated).
 
-    ``max_minutes`` stops early and writes the mixtures made so far (a time-bounded dump).
+    ``max_minutes`` stops early and writes the mixtures made so far (a time-bounded dump);
+    ``early_s`` is :func:`make_mixture`'s.
     """
     import time
 
@@ -364,7 +377,7 @@ def dump(
     for _ in tqdm(range(count), desc=f"dump {split}", mininterval=10):
         if deadline is not None and time.monotonic() > deadline:
             break
-        mix = make_mixture(rng, pool, max_s=max_s, augment=split == "train")
+        mix = make_mixture(rng, pool, max_s=max_s, augment=split == "train", early_s=early_s)
         f, g, r = features_and_targets(mix.noisy, mix.clean)
         feats.append(f)
         gains.append(g)
@@ -393,6 +406,9 @@ if __name__ == "__main__":
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="manifest.csv, clean/, noise/, rirs/")
     parser.add_argument("--allow-missing", action="store_true", help="skip clean files absent from --data-dir")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop early, keep what is made")
+    parser.add_argument(
+        "--early-ms", type=float, default=1000 * EARLY_REFLECTIONS_S, help="room response the target keeps, ms"
+    )
     args = parser.parse_args()
     dump(
         args.split,
@@ -403,4 +419,5 @@ if __name__ == "__main__":
         data_dir=args.data_dir,
         allow_missing=args.allow_missing,
         max_minutes=args.max_minutes,
+        early_s=args.early_ms / 1000,
     )
