@@ -41,6 +41,7 @@ import dataset  # noqa: E402  (models/denoiser/dataset.py: the split and the mix
 
 Method = Callable[[np.ndarray], np.ndarray]
 MAX_ALIGN_S = 0.1
+BOOTSTRAP_DRAWS = 10_000
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -275,6 +276,35 @@ def timing_table(seconds: float = 10.0) -> str:
     return "\n".join([*head, *rows])
 
 
+def paired_table(per_mixture: dict[str, list[dict[str, float]]], reference: str) -> str:
+    """``reference`` minus every other method, paired over the same mixtures: mean and 95 % bootstrap interval.
+
+    Tells a real difference from DNSMOS's and PESQ's spread over a few dozen mixtures.
+    """
+    if reference not in per_mixture:
+        return ""
+    cols = ["pesq_wb", "stoi", "estoi", "si_sdr_db", "sig", "bak", "ovrl"]
+    ref = np.array([[r[c] for c in cols] for r in per_mixture[reference]])
+    draws = np.random.default_rng(0).integers(0, len(ref), (BOOTSTRAP_DRAWS, len(ref)))
+    lines = [
+        f"\n### {reference} minus each method, paired over the {len(ref)} mixtures (mean [95 % bootstrap interval])\n",
+        "| method | PESQ-WB | STOI | ESTOI | SI-SDR dB | DNSMOS SIG | BAK | OVRL |",
+        "|---|" + "---|" * len(cols),
+    ]
+    for name, rows in per_mixture.items():
+        if name == reference:
+            continue
+        diff = ref - np.array([[r[c] for c in cols] for r in rows])
+        boot = np.nanmean(diff[draws], axis=1)
+        lo, hi = np.nanpercentile(boot, 2.5, axis=0), np.nanpercentile(boot, 97.5, axis=0)
+        cells = []
+        for c, m, a, b in zip(cols, np.nanmean(diff, axis=0), lo, hi, strict=True):
+            d = 3 if c in ("stoi", "estoi") else 2
+            cells.append(f"{m:+.{d}f} [{a:+.{d}f}, {b:+.{d}f}]")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=48, help="validation mixtures")
@@ -326,6 +356,7 @@ def main() -> None:
         clean_only.append((s / dataset.rms(s) * 10 ** (rng.uniform(-35, -15) / 20)).astype(np.float32))
     audio_s = sum(len(m.noisy) for m in speech) / SAMPLE_RATE
     results: dict[str, dict[str, float]] = {}
+    per_mixture: dict[str, list[dict[str, float]]] = {}
     by_snr: dict[str, list[tuple[float, float, float]]] = {}
     for name, method in methods.items():
         rows = []
@@ -348,6 +379,7 @@ def main() -> None:
             from pesq import pesq
 
             clean_pesq.append(float(pesq(SAMPLE_RATE, x, np.clip(y, -1, 1), "wb")))
+        per_mixture[name] = rows
         summary = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
         summary["noise_atten_db"] = float(np.median(att))
         summary["clean_pesq"] = float(np.mean(clean_pesq))
@@ -373,6 +405,7 @@ def main() -> None:
         )
     for name, reason in skipped.items():
         print(f"| {name} | skipped: {reason[:120]} |" + " |" * (len(cols) - 1))
+    print(paired_table(per_mixture, "echo_sense (float32)"))
     print("\n### SI-SDR and ΔSNR by input SNR (echo_sense float32)\n")
     print("| input SNR dB | mixtures | SI-SDR in dB | SI-SDR out dB | Δ dB |")
     print("|---|---|---|---|---|")
