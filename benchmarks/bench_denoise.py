@@ -42,6 +42,7 @@ import dataset  # noqa: E402  (models/denoiser/dataset.py: the split and the mix
 Method = Callable[[np.ndarray], np.ndarray]
 MAX_ALIGN_S = 0.1
 BOOTSTRAP_DRAWS = 10_000
+MIXTURE_COLUMNS = ("pesq_wb", "stoi", "estoi", "si_sdr_db", "sig", "bak", "ovrl")  # speech_metrics, per mixture
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -283,7 +284,7 @@ def paired_table(per_mixture: dict[str, list[dict[str, float]]], reference: str)
     """
     if reference not in per_mixture:
         return ""
-    cols = ["pesq_wb", "stoi", "estoi", "si_sdr_db", "sig", "bak", "ovrl"]
+    cols = MIXTURE_COLUMNS
     ref = np.array([[r[c] for c in cols] for r in per_mixture[reference]])
     draws = np.random.default_rng(0).integers(0, len(ref), (BOOTSTRAP_DRAWS, len(ref)))
     lines = [
@@ -391,7 +392,7 @@ def main() -> None:
         f"{len(speech)} validation mixtures ({audio_s:.0f} s, held-out speakers/noises/RIR), "
         f"{len(noise_only)} noise-only clips (attenuation: median), {len(clean_only)} clean-only utterances.\n"
     )
-    cols = ["pesq_wb", "stoi", "estoi", "si_sdr_db", "sig", "bak", "ovrl", "noise_atten_db", "clean_pesq", "rtf"]
+    cols = [*MIXTURE_COLUMNS, "noise_atten_db", "clean_pesq", "rtf"]
     print(
         "| method | PESQ-WB | STOI | ESTOI | SI-SDR dB | DNSMOS SIG | BAK | OVRL | noise-only atten dB "
         "| PESQ-WB clean in | RTF (1 core) |"
